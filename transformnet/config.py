@@ -1,0 +1,69 @@
+"""Every hyper-parameter default of transformnet, in one place, with its reason.
+
+"Paper" is Johnson, Alahi & Fei-Fei 2016, "Perceptual Losses for Real-Time Style Transfer
+and Super-Resolution" (and its supplementary material); "Gatys" is Gatys, Ecker & Bethge 2015,
+"A Neural Algorithm of Artistic Style". Where we differ from the paper the line says why.
+"""
+
+# --- Loss network (VGG16, ImageNet) -------------------------------------------------------
+CONTENT_LAYERS = ("relu2_2",)
+"""Paper: content (feature reconstruction) loss at relu2_2 keeps structure, lets colour/texture move."""
+
+STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+"""Paper: style (Gram) loss at relu1_2, relu2_2, relu3_3, relu4_3."""
+
+STYLE_LAYER_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
+"""Paper: the style layers are summed with equal weight."""
+
+VGG_WEIGHTS = "imagenet"
+"""Keras' ImageNet VGG16 (needs internet once); a local .weights.h5 or .npz path works offline."""
+
+# --- Loss weights --------------------------------------------------------------------------
+# Normalisation (see losses.py): content = mean squared feature difference; Gram = F^T F / (H*W*C);
+# style = sum over layers of the mean squared Gram difference; tv = mean squared neighbour
+# difference of the 0..255 image. Under this convention the paper's absolute weights do not
+# transfer; these values were chosen on Starry Night with the ../shared VGG16 weights
+# (benchmarks/RESULTS.md, slow path) so style and content losses are of comparable size.
+CONTENT_WEIGHT = 1.0
+"""Implementation: content loss is the unit everything else is measured against."""
+
+STYLE_WEIGHT = 1e5
+"""Implementation: the Gram terms are ~1e-5 of the content term in magnitude; 1e5 balances them."""
+
+TV_WEIGHT = 1e-4
+"""Paper: a small TV term (1e-6..1e-4 in the paper's units) suppresses high-frequency artefacts."""
+
+# --- Fast training -------------------------------------------------------------------------
+IMAGE_SIZE = 256
+"""Paper: 256x256 training crops of MS-COCO."""
+
+BATCH_SIZE = 4
+"""Paper: batch 4."""
+
+LEARNING_RATE = 1e-3
+"""Paper: Adam with learning rate 1e-3."""
+
+STEPS = 40_000
+"""Paper: 40,000 iterations, about two epochs of the 80k COCO training images."""
+
+STYLE_SIZE = 512
+"""Implementation: the painting's longer side when its Gram targets are computed; the paper
+did not fix it. Too small and brush strokes vanish, too large and strokes shrink relative to
+the 256-px training crops."""
+
+# --- Slow reference path (Gatys) -----------------------------------------------------------
+SLOW_ITERATIONS = 300
+"""Implementation: enough for the style to be unmistakable from a content initialisation."""
+
+SLOW_LEARNING_RATE = 10.0
+"""Implementation: Adam step on 0..255 pixels; ~10 reaches the style in a few hundred steps."""
+
+SLOW_OPTIMIZER = "adam"
+"""Gatys used L-BFGS; Adam is default because each step costs one evaluation (predictable time)."""
+
+SLOW_SIZE = 256
+"""Implementation: longer side of the optimised image; 256 px fits the 5-minute CPU budget."""
+
+# --- Transform network ---------------------------------------------------------------------
+NETWORK_WIDTH = 1.0
+"""Paper: 32/64/128 channels. 0.5 gives the slimmer variant (half the channels)."""

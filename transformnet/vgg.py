@@ -1,0 +1,101 @@
+"""The frozen VGG16 loss network (Simonyan & Zisserman 2014), as used by Johnson et al. 2016.
+
+It takes RGB images in 0..255 and applies Keras' "caffe" preprocessing itself (RGB -> BGR,
+minus the ImageNet channel means), so callers never preprocess. It is truncated at the
+deepest layer any loss asks for: with the default layers nothing of block5 is built or run.
+
+Weights: ``"imagenet"`` (Keras downloads them once; needs internet), a Keras
+``.weights.h5`` file for ``VGG16(include_top=False)``, or an ``.npz`` with keys
+``block1_conv1/kernel`` (HWIO) / ``block1_conv1/bias`` ... for the layers that are built.
+"""
+
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from . import config
+
+# relu names of the paper -> Keras VGG16 layer names (Keras convs carry their ReLU).
+LAYER_NAMES = {
+    f"relu{block}_{conv}": f"block{block}_conv{conv}"
+    for block, convs in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
+    for conv in range(1, convs + 1)
+}
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+class WeightsError(ValueError):
+    """The VGG16 weights file is missing or not in a layout we can load."""
+
+
+def _build_vgg16():
+    # Import here so the module loads fast; keras.applications pulls in many models.
+    from keras.applications import VGG16
+
+    return VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
+
+
+def _load_weights(vgg, weights):
+    if weights == "imagenet":
+        from keras.applications import VGG16
+
+        trained = VGG16(include_top=False, weights="imagenet", input_shape=(None, None, 3))
+        vgg.set_weights(trained.get_weights())
+        return
+    path = os.fspath(weights)
+    if not os.path.isfile(path):
+        raise WeightsError(f"{path}: VGG16 weights file not found")
+    if path.endswith(".npz"):
+        with np.load(path) as arrays:
+            for layer in vgg.layers:
+                if not layer.weights:
+                    continue
+                try:
+                    kernel = arrays[f"{layer.name}/kernel"]
+                    bias = arrays[f"{layer.name}/bias"]
+                except KeyError:
+                    if layer.name.startswith("block5"):
+                        continue  # the fp16 file stops at block4; block5 is then unusable
+                    raise WeightsError(f"{path}: no weights for layer {layer.name}") from None
+                layer.set_weights([kernel.astype("float32"), bias.astype("float32")])
+        return
+    try:
+        vgg.load_weights(path)
+    except Exception as error:  # h5py and keras raise many types for a bad file
+        raise WeightsError(f"{path}: not a VGG16 weights file ({error})") from None
+
+
+class LossNetwork:
+    """Callable: RGB 0..255 batch (B, H, W, 3) -> dict of named VGG16 activations.
+
+    ``layers`` are names like ``"relu2_2"``; only those are returned, and the network stops
+    at the deepest of them.
+    """
+
+    def __init__(self, layers=None, weights=config.VGG_WEIGHTS):
+        if layers is None:
+            layers = tuple(dict.fromkeys(config.CONTENT_LAYERS + config.STYLE_LAYERS))
+        unknown = [name for name in layers if name not in LAYER_NAMES]
+        if unknown:
+            raise ValueError(f"unknown VGG16 layers {unknown}; choose from {sorted(LAYER_NAMES)}")
+        self.layers = tuple(layers)
+        vgg = _build_vgg16()
+        _load_weights(vgg, weights)
+        outputs = [vgg.get_layer(LAYER_NAMES[name]).output for name in self.layers]
+        # A functional sub-model only contains the layers on the path to its outputs.
+        self.model = keras.Model(vgg.input, outputs, name="vgg16_features")
+        self.model.trainable = False
+
+    def preprocess(self, rgb):
+        """Keras ``vgg16.preprocess_input`` (caffe mode) written with keras.ops for every backend."""
+        bgr = ops.flip(rgb, axis=-1)
+        mean = ops.convert_to_tensor(np.array(CAFFE_BGR_MEAN, "float32"), dtype=bgr.dtype)
+        return bgr - mean
+
+    def __call__(self, rgb):
+        features = self.model(self.preprocess(ops.convert_to_tensor(rgb)))
+        if not isinstance(features, (list, tuple)):
+            features = [features]
+        return dict(zip(self.layers, features))
