@@ -5,6 +5,8 @@ and Super-Resolution" (and its supplementary material); "Gatys" is Gatys, Ecker 
 "A Neural Algorithm of Artistic Style". Where we differ from the paper the line says why.
 """
 
+import os
+
 # --- Loss network (VGG16, ImageNet) -------------------------------------------------------
 CONTENT_LAYERS = ("relu2_2",)
 """Paper: content (feature reconstruction) loss at relu2_2 keeps structure, lets colour/texture move."""
@@ -15,8 +17,9 @@ STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 STYLE_LAYER_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
 """Paper: the style layers are summed with equal weight."""
 
-VGG_WEIGHTS = "imagenet"
-"""Keras' ImageNet VGG16 (needs internet once); a local .weights.h5 or .npz path works offline."""
+VGG_WEIGHTS = os.environ.get("TRANSFORMNET_VGG_WEIGHTS", "imagenet")
+"""Keras' ImageNet VGG16 (needs internet once); a local .weights.h5 or .npz path works offline.
+The environment variable TRANSFORMNET_VGG_WEIGHTS sets it for every command (CI, offline use)."""
 
 # --- Loss weights --------------------------------------------------------------------------
 # Normalisation (see losses.py): content = mean squared feature difference; Gram = F^T F / (H*W*C);
