@@ -222,6 +222,7 @@ class PhotoFolder:
             try:
                 arrays.append(centre_crop(decode_photo(path, self.size), self.size))
             except ImageError as error:
+                self.skipped += 1
                 self.log(f"warning: skipping unreadable validation photo: {error}")
         return np.stack(arrays) if arrays else np.zeros((0, self.size, self.size, 3), np.uint8)
 
@@ -322,3 +323,62 @@ def open_data(spec, image_size, batch_size, seed, workers=None, cache_mb=config.
     if spec.startswith("tfds:"):
         return TfdsPhotos(spec[5:], image_size, batch_size, seed, holdout=holdout, log=log)
     return PhotoFolder(spec, image_size, batch_size, seed, workers=workers, cache_mb=cache_mb, holdout=holdout, log=log)
+
+
+class Prefetcher:
+    """Runs ``data.batches()`` in a background thread, ``depth`` batches ahead of training.
+
+    Batch assembly (and ``put``, e.g. ``jax.device_put`` for an early host->device copy) then
+    overlaps the compiled step instead of sitting between two dispatches. ``position`` is the data
+    position after the last batch *taken*, which is what a checkpoint must store.
+    """
+
+    _END = object()
+
+    def __init__(self, data, depth=4, put=None):
+        import queue
+
+        self.data = data
+        self.position = data.state()
+        self._queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._put = put or (lambda batch: batch)
+        self._thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        batches = self.data.batches()
+        try:
+            for batch in batches:
+                item = (self._put(batch), self.data.state())
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(item, timeout=0.1)
+                        break
+                    except Exception:  # noqa: BLE001 - queue.Full: check for stop, retry
+                        continue
+                if self._stop.is_set():
+                    break
+        except BaseException as error:  # noqa: BLE001 - handed to the training thread
+            self._queue.put((self._END, error))
+        finally:
+            batches.close()
+
+    def __next__(self):
+        batch, state = self._queue.get()
+        if batch is self._END:
+            raise state
+        self.position = state
+        return batch
+
+    def __iter__(self):
+        return self
+
+    def close(self):
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.1)
+            except Exception:  # noqa: BLE001 - queue.Empty
+                pass
+        self._thread.join()

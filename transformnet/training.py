@@ -68,6 +68,7 @@ def build_parser():
     p.add_argument("--val-every", type=int, default=config.VAL_EVERY)
     p.add_argument("--workers", type=int, default=config.DATA_WORKERS, help="photo decoding threads (0 = one per core)")
     p.add_argument("--cache-mb", type=int, default=config.DATA_CACHE_MB, help="RAM for decoded photos")
+    p.add_argument("--validation-photos", type=int, default=config.VALIDATION_PHOTOS, help="photos held out for validation")
     p.add_argument("--output", default="checkpoints", help="folder of the exported NAME.keras")
     p.add_argument("--force", action="store_true", help="overwrite an existing OUTPUT/NAME.keras")
     return p
@@ -106,7 +107,9 @@ def read_settings_file(path):
 def parse_settings(argv=None):
     """Command line -> settings dict. With ``--config FILE`` its settings become the defaults."""
     parser = build_parser()
-    first, _ = parser.parse_known_args(argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    first, _ = pre.parse_known_args(argv)
     if first.config:
         saved = read_settings_file(first.config)
         known = {a.dest for a in parser._actions}
@@ -432,7 +435,7 @@ def train(settings, out=print):
 
     import keras
 
-    from .data import open_data
+    from .data import Prefetcher, open_data
     from .export import export_model
     from .images import load_image
     from .losses import PerceptualLoss
@@ -449,7 +452,8 @@ def train(settings, out=print):
     # Data first: a bad --data fails before minutes of model building.
     data = open_data(
         settings["data"], settings["image_size"], settings["batch_size"], settings["seed"],
-        workers=settings.get("workers") or None, cache_mb=settings.get("cache_mb", config.DATA_CACHE_MB), log=out,
+        workers=settings.get("workers") or None, cache_mb=settings.get("cache_mb", config.DATA_CACHE_MB),
+        holdout=settings.get("validation_photos", config.VALIDATION_PHOTOS), log=out,
     )
     out(f"data: {data.describe()}")
     val_images = data.validation_images()
@@ -495,7 +499,7 @@ def train(settings, out=print):
         bad = [g for g, values in groups.items() if not all(np.isfinite(v).all() for v in values if v.dtype.kind == "f")]
         if bad:
             raise TrainingError(f"non-finite {bad[0]} variables at step {at_step}; not saved. Last good checkpoint: {last_checkpoint}")
-        meta = {"settings": saved_settings, "data": data.state(), "seed": settings["seed"], "backend": backend}
+        meta = {"settings": saved_settings, "data": batches.position, "seed": settings["seed"], "backend": backend}
         return ckpt.save_checkpoint(checkpoint_dir, at_step, groups, meta, keep=settings["keep"])
 
     validation = {}
@@ -513,7 +517,12 @@ def train(settings, out=print):
 
     progress = Progress(settings["steps"], step)
     final = {}
-    batches = data.batches()
+    put = None
+    if backend == "jax":
+        import jax
+
+        put = jax.device_put  # start the host->device copy in the prefetch thread
+    batches = Prefetcher(data, depth=4, put=put)
     interval_start, interval_step = time.time(), step
     try:
         while step < settings["steps"]:
