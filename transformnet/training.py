@@ -318,10 +318,12 @@ class JaxStepper(Stepper):
         self.state = self._train(self.state, self._vgg, batch)
 
     def mean_losses(self):
-        trainable, non_trainable, opt_values, sums, count = self.state
-        count_value = int(count)
-        means = {k: float(v) / max(count_value, 1) for k, v in sums.items()}
+        import jax
         import jax.numpy as jnp
+
+        trainable, non_trainable, opt_values, sums, count = self.state
+        sums, count = jax.device_get((sums, count))  # one transfer for all the loss sums
+        means = {k: float(v) / max(int(count), 1) for k, v in sums.items()}
 
         self.state = (trainable, non_trainable, opt_values, self._zero_sums(), jnp.zeros((), "int32"))
         return means
