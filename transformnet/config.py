@@ -70,3 +70,37 @@ SLOW_SIZE = 256
 # --- Transform network ---------------------------------------------------------------------
 NETWORK_WIDTH = 1.0
 """Paper: 32/64/128 channels. 0.5 gives the slimmer variant (half the channels)."""
+
+# --- Trainer (train.py) --------------------------------------------------------------------
+PRECISION = "float32"
+"""Implementation: exact on every device; use mixed_bfloat16 on GPUs/TPUs for speed (issue 4)."""
+
+SEED = 0
+"""Implementation: seeds weight init, photo order and crops, so a run is reproducible."""
+
+VALIDATION_PHOTOS = 8
+"""Implementation: photos held out of training; their loss is the validation curve and the first
+four are shown stylised in TensorBoard. Small, so validation stays cheap."""
+
+LOG_EVERY = 100
+"""Implementation: steps between loss fetches (progress bar, TensorBoard scalars). Each fetch is
+a device->host sync; every step would stall a fast GPU."""
+
+VAL_EVERY = 2_000
+"""Implementation: steps between validation losses and stylised validation images."""
+
+CHECKPOINT_EVERY = 2_000
+"""Implementation: steps between checkpoints; a few seconds of GPU time are at risk, not hours."""
+
+KEEP_CHECKPOINTS = 3
+"""Implementation: checkpoints kept; more than one so a corrupt newest one has a fallback."""
+
+DATA_CACHE_MB = 16_384
+"""Implementation: RAM for decoded photos (shorter side = training size, uint8). 16 GiB holds
+~60k 256-px COCO photos; after the first epoch cached photos are only cropped, not decoded."""
+
+DATA_WORKERS = 0
+"""Implementation: photo decoding threads; 0 = one per CPU core (PIL releases the GIL)."""
+
+VALIDATION_IMAGES_SHOWN = 4
+"""Implementation: validation photos shown stylised in TensorBoard (PNG events stay small)."""

@@ -1,0 +1,75 @@
+"""The photo-folder pipeline alone: order, crops, resume position, bad files (issue 3)."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from transformnet.data import PhotoFolder, list_images
+
+
+def folder_of(tmp_path, count=7, size=(40, 30)):
+    rng = np.random.default_rng(0)
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for i in range(count):
+        array = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        sub = tmp_path / ("a/b" if i % 2 else "a")
+        mode = "L" if i == 3 else "RGB"  # a grayscale photo must come out with 3 channels
+        Image.fromarray(array).convert(mode).save(sub / (f"{i}.png" if i % 3 == 0 else f"{i}.JPG"))
+    (tmp_path / "a" / "notes.txt").write_text("not an image")
+    return str(tmp_path / "a")
+
+
+def test_lists_jpeg_and_png_recursively(tmp_path):
+    root = folder_of(tmp_path)
+    assert len(list_images(root)) == 7
+
+
+def test_batches_are_uint8_squares_and_resume_exactly(tmp_path):
+    root = folder_of(tmp_path)
+    data = PhotoFolder(root, image_size=16, batch_size=3, seed=5, workers=2, holdout=1)
+    batches = data.batches()
+    first = [next(batches) for _ in range(3)]  # crosses an epoch boundary (6 photos)
+    assert all(b.shape == (3, 16, 16, 3) and b.dtype == np.uint8 for b in first)
+    state = data.state()
+    assert state["epoch"] == 1
+    expected = [next(batches) for _ in range(2)]
+    batches.close()
+    again = PhotoFolder(root, image_size=16, batch_size=3, seed=5, workers=1, holdout=1)
+    again.restore(state)
+    batches = again.batches()
+    for batch in expected:
+        np.testing.assert_array_equal(next(batches), batch)
+    batches.close()
+
+
+def test_epochs_are_shuffled_differently_and_by_seed(tmp_path):
+    root = folder_of(tmp_path, count=12)
+    a = PhotoFolder(root, 16, 2, seed=1, holdout=1)
+    b = PhotoFolder(root, 16, 2, seed=2, holdout=1)
+    assert not np.array_equal(a.permutation(0), a.permutation(1))
+    assert not np.array_equal(a.permutation(0), b.permutation(0))
+    assert a.val_paths == b.val_paths  # the validation set does not depend on --seed
+
+
+def test_unreadable_photo_warns_once_and_is_counted(tmp_path):
+    root = folder_of(tmp_path)
+    bad = os.path.join(root, "broken.jpg")
+    with open(bad, "wb") as handle:
+        handle.write(b"\xff\xd8\xff\xe0 not really a jpeg")
+    lines = []
+    data = PhotoFolder(root, 16, 2, seed=0, holdout=0, log=lines.append)
+    batches = data.batches()
+    for _ in range(12):  # three epochs of 7 good photos
+        assert next(batches).shape == (2, 16, 16, 3)
+    batches.close()
+    assert data.skipped == 1
+    assert len(lines) == 1 and "broken.jpg" in lines[0]
+
+
+def test_empty_folder_is_one_clear_error(tmp_path):
+    from transformnet.data import DataError
+
+    with pytest.raises(DataError, match="found 0"):
+        PhotoFolder(str(tmp_path), 16, 2)

@@ -1,0 +1,272 @@
+"""The fast trainer end to end (issue 3), on tiny sizes so it runs in minutes on 2 CPU cores.
+
+Run on both backends:  python -m pytest tests/test_training.py
+                       KERAS_BACKEND=jax python -m pytest tests/test_training.py
+Needs ../shared (VGG16 fp16 weights, photos, styles); skipped with a reason when it is absent.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(ROOT, "..", "shared")
+WEIGHTS = os.path.join(SHARED, "weights", "vgg16_notop_block1-4_fp16.npz")
+STYLE = os.path.join(SHARED, "styles", "great_wave_crop.jpg")
+PHOTOS = os.path.join(SHARED, "photos")
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.isfile(WEIGHTS) and os.path.isfile(STYLE) and os.path.isdir(PHOTOS)),
+    reason="../shared (VGG16 fp16 weights, styles, photos) is not beside the checkout",
+)
+
+SIZE = 32
+
+
+def make_photos(folder, count=10, corrupt=True):
+    """``count`` small real photos (in a subfolder too: the reader is recursive) + 2 broken files."""
+    from PIL import Image
+
+    os.makedirs(os.path.join(folder, "sub"), exist_ok=True)
+    names = sorted(n for n in os.listdir(PHOTOS) if n.endswith(".jpg"))[:count]
+    for i, name in enumerate(names):
+        with Image.open(os.path.join(PHOTOS, name)) as image:
+            image = image.convert("RGB").resize((48, 40))
+            target = os.path.join(folder, "sub" if i % 2 else "", f"p{i}.png" if i % 3 == 0 else f"p{i}.jpg")
+            image.save(target)
+    if corrupt:
+        with open(os.path.join(folder, "not_a_photo.jpg"), "w") as handle:
+            handle.write("this is text, not a JPEG")
+        data = open(os.path.join(folder, "p1.jpg") if os.path.exists(os.path.join(folder, "p1.jpg")) else os.path.join(folder, "sub", "p1.jpg"), "rb").read()
+        with open(os.path.join(folder, "sub", "truncated.jpg"), "wb") as handle:
+            handle.write(data[: len(data) // 3])
+    return folder
+
+
+def args(tmp, name, steps, **extra):
+    values = {
+        "--style": STYLE, "--name": name, "--data": str(tmp / "photos"), "--steps": steps, "--batch-size": 2,
+        "--image-size": SIZE, "--style-size": 64, "--width": 0.25, "--vgg-weights": WEIGHTS, "--log-every": 5,
+        "--val-every": 10, "--checkpoint-every": 10, "--validation-photos": 2, "--workers": 2,
+        "--logdir": str(tmp / "runs" / name), "--output": str(tmp / "checkpoints"),
+    }
+    values.update({f"--{k.replace('_', '-')}": v for k, v in extra.items()})
+    argv = []
+    for key, value in values.items():
+        if value is True:
+            argv.append(key)
+        elif value is not None and value is not False:
+            argv += [key, str(value)]
+    return argv
+
+
+def run(argv, lines=None):
+    from transformnet.training import parse_settings, train
+
+    return train(parse_settings(argv), out=(lines.append if lines is not None else print))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One 20-step run on 8 training photos (+2 validation, +2 broken files)."""
+    tmp = tmp_path_factory.mktemp("train")
+    make_photos(tmp / "photos")
+    lines = []
+    metadata = run(args(tmp, "tiny", 20), lines)
+    return tmp, metadata, lines
+
+
+def scalars(logdir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def test_twenty_steps_lower_the_training_loss(trained):
+    tmp, metadata, _ = trained
+    totals = [event.value for event in scalars(tmp / "runs" / "tiny").Scalars("losses/total")]
+    assert len(totals) == 4  # every 5 steps
+    assert totals[-1] < 0.7 * totals[0], totals
+    assert metadata["steps"] == 20 and metadata["images_seen"] == 40
+
+
+def test_corrupt_photos_are_skipped_and_counted(trained):
+    _, metadata, lines = trained
+    warnings = [line for line in lines if line.startswith("warning: skipping unreadable")]
+    assert len(warnings) == 2, lines
+    assert any("not_a_photo.jpg" in line for line in warnings)
+    assert any("truncated.jpg" in line for line in warnings)
+    assert metadata["skipped_images"] == 2
+
+
+def test_tensorboard_tags(trained):
+    tmp, _, _ = trained
+    tags = scalars(tmp / "runs" / "tiny").Tags()
+    for tag in [
+        "losses/content", "losses/style", "losses/tv", "losses/total", "weighted_losses/content",
+        "weighted_losses/style", "weighted_losses/tv", "style_losses/relu1_2", "style_losses/relu4_3",
+        "learning_rate", "images_per_second", "data/skipped_images", "validation/total", "validation/content",
+    ]:
+        assert tag in tags["scalars"], tag
+    for tag in ["images/style", "images/validation_photo_0", "images/validation_0"]:
+        assert tag in tags["images"], tag
+    assert "settings" in tags["tensors"]
+
+
+def test_exported_model_loads_with_safe_mode_and_carries_metadata(trained):
+    import keras
+
+    import transformnet.network  # noqa: F401 - registers the custom layers
+    from transformnet.export import read_model_metadata
+    from transformnet.training import sha256_of
+
+    tmp, metadata, _ = trained
+    path = tmp / "checkpoints" / "tiny.keras"
+    model = keras.saving.load_model(str(path), safe_mode=True)
+    out = keras.ops.convert_to_numpy(model(np.full((1, 21, 27, 3), 128.0, "float32")))
+    assert out.shape == (1, 21, 27, 3) and 0 <= out.min() and out.max() <= 255
+    stored = read_model_metadata(path)
+    assert stored == json.loads(json.dumps(metadata))
+    assert stored["style_file"] == "great_wave_crop.jpg"
+    assert stored["style_sha256"] == sha256_of(STYLE)
+    assert stored["backend"] == keras.backend.backend()
+    assert stored["precision"] == "float32"
+    assert stored["settings"]["steps"] == 20 and stored["settings"]["style_weight"] == 1e5
+    for key in ("images_seen", "final_losses", "validation_losses", "wall_time_s"):
+        assert key in stored
+    assert np.isfinite(stored["validation_losses"]["total"])
+
+
+def test_config_reproduces_settings_and_refuses_to_overwrite(trained, capsys):
+    from transformnet.training import main, parse_settings
+
+    tmp, metadata, _ = trained
+    model = str(tmp / "checkpoints" / "tiny.keras")
+    settings = parse_settings(["--config", model])
+    assert {k: v for k, v in settings.items() if k in metadata["settings"]} == metadata["settings"]
+    assert parse_settings(["--config", model, "--steps", "7"])["steps"] == 7
+    assert main(["--config", model]) == 1  # NAME.keras exists, no --force
+    assert "exists; use --force" in capsys.readouterr().err
+
+
+def test_resume_gives_the_same_weights(tmp_path):
+    from transformnet.checkpoints import load_checkpoint
+
+    make_photos(tmp_path / "photos", corrupt=False)
+    common = dict(checkpoint_every=3, log_every=3, val_every=100)
+    run(args(tmp_path, "straight", 6, **common))
+    run(args(tmp_path, "split", 3, **common))
+    # A newer checkpoint cut off mid-write must be detected and the step-3 one used instead.
+    folder = tmp_path / "runs" / "split" / "checkpoints"
+    good = (folder / "ckpt-000000003.npz").read_bytes()
+    (folder / "ckpt-000000004.npz").write_bytes(good[: len(good) // 2])
+    lines = []
+    run(args(tmp_path, "split", 6, resume=True, force=True, **common), lines)
+    assert any("ckpt-000000004.npz" in line and "previous" in line for line in lines), lines
+    assert any("resumed from" in line and "ckpt-000000003.npz" in line for line in lines), lines
+    a, meta_a = load_checkpoint(tmp_path / "runs" / "straight" / "checkpoints" / "ckpt-000000006.npz")
+    b, meta_b = load_checkpoint(folder / "ckpt-000000006.npz")
+    assert meta_a["data"] == meta_b["data"]
+    for group in a:
+        for x, y in zip(a[group], b[group]):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoint_truncated_or_corrupt_falls_back(tmp_path):
+    from transformnet.checkpoints import latest_good, list_checkpoints, save_checkpoint
+
+    groups = {"trainable": [np.arange(1000, dtype="float32")], "optimizer": [np.int64(3)]}
+    for step in (1, 2, 3, 4):
+        save_checkpoint(tmp_path, step, groups, {"data": {"epoch": 0, "index": step}}, keep=3)
+    assert [os.path.basename(p) for p in list_checkpoints(tmp_path)] == [f"ckpt-00000000{i}.npz" for i in (2, 3, 4)]
+    newest = tmp_path / "ckpt-000000004.npz"
+    newest.write_bytes(newest.read_bytes()[:-200])  # truncated
+    middle = tmp_path / "ckpt-000000003.npz"
+    data = bytearray(middle.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte inside the array data
+    middle.write_bytes(bytes(data))
+    log = []
+    path, loaded, meta = latest_good(tmp_path, log=log.append)
+    assert os.path.basename(path) == "ckpt-000000002.npz" and meta["step"] == 2
+    assert len(log) == 2
+    np.testing.assert_array_equal(loaded["trainable"][0], groups["trainable"][0])
+
+
+def test_fresh_run_refuses_to_reuse_a_logdir_with_checkpoints(trained, capsys):
+    from transformnet.training import main
+
+    tmp, _, _ = trained
+    assert main(args(tmp, "tiny", 20, output=str(tmp / "other"))) == 1
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tmp_path, capsys):
+    from transformnet.training import main
+
+    make_photos(tmp_path / "photos", count=4, corrupt=False)
+    assert main(args(tmp_path, "nan", 4, style_weight="nan", log_every=2)) == 1
+    err = capsys.readouterr().err
+    assert "non-finite loss at step 2" in err and "Last good checkpoint" in err
+    assert not (tmp_path / "checkpoints" / "nan.keras").exists()
+
+
+def test_jax_path_runs_without_tensorflow(tmp_path):
+    """Like the GPU machine: TensorFlow cannot be imported at all, and is never loaded."""
+    pytest.importorskip("jax")
+    make_photos(tmp_path / "photos", count=4, corrupt=False)
+    script = f"""
+import sys
+class NoTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('tensorflow', 'tensorflow_datasets'):
+            raise ImportError('TensorFlow is not installed here')
+sys.meta_path.insert(0, NoTensorFlow())
+from transformnet.training import main
+code = main({args(tmp_path, 'jaxonly', 2, log_every=1)!r})
+assert 'tensorflow' not in sys.modules
+print('tensorboard' in sys.modules, 'tensorflow' in sys.modules)
+sys.exit(code)
+"""
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "checkpoints" / "jaxonly.keras").exists()
+
+
+def test_tfds_source_with_mock_data():
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tfds needs TensorFlow; the tfds path is tested on the TensorFlow backend")
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from transformnet.data import open_data
+
+    with tfds.testing.mock_data(num_examples=9):
+        data = open_data("tfds:coco/2017", SIZE, 2, seed=1, holdout=2)
+        batches = data.batches()
+        first = [next(batches) for _ in range(2)]
+        assert first[0].shape == (2, SIZE, SIZE, 3) and first[0].dtype == np.uint8
+        state = data.state()
+        third = next(batches)
+        batches.close()
+        again = open_data("tfds:coco/2017", SIZE, 2, seed=1, holdout=2)
+        again.restore(state)
+        np.testing.assert_array_equal(next(again.batches()), third)
+        assert data.validation_images().shape == (2, SIZE, SIZE, 3)
+
+
+def test_train_py_cli_reports_bad_data_in_one_line(tmp_path):
+    (tmp_path / "photos").mkdir()
+    result = subprocess.run(
+        [sys.executable, "train.py"] + args(tmp_path, "empty", 2),
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'photos'}: found 0")

@@ -1,0 +1,99 @@
+"""Training checkpoints: one ``.npz`` per save, written atomically, the last K kept.
+
+Format (needs neither TensorFlow nor h5py): a NumPy ``.npz`` (a zip of ``.npy`` arrays) holding
+every variable of the transform net and of the optimizer (``trainable.0000``, ``optimizer.0000``,
+...) plus ``__meta__``, a JSON document: step, settings, data position, seed, and the name,
+shape and dtype of every array. Zip members carry CRC-32 checksums and the zip directory sits at
+the end of the file, so a file truncated mid-write or with flipped bytes fails to load; loading
+also checks every array against the list in ``__meta__``. ``latest_good`` walks back from the
+newest checkpoint to the first one that loads (issue 3: "a truncated checkpoint is detected and
+the previous one used"). Files are written to a temporary name and renamed, and old ones are
+deleted only after a new one is complete, so a good checkpoint is never overwritten or lost.
+"""
+
+import glob
+import json
+import os
+import re
+
+import numpy as np
+
+from .images import atomic_write
+
+PATTERN = re.compile(r"^ckpt-(\d{9})\.npz$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used; ``str()`` names the file."""
+
+
+def checkpoint_path(directory, step):
+    return os.path.join(directory, f"ckpt-{step:09d}.npz")
+
+
+def list_checkpoints(directory):
+    """Checkpoint files in ``directory``, oldest first (by step)."""
+    if not os.path.isdir(directory):
+        return []
+    names = sorted(n for n in os.listdir(directory) if PATTERN.match(n))
+    return [os.path.join(directory, n) for n in names]
+
+
+def save_checkpoint(directory, step, groups, meta, keep=None):
+    """Writes ``groups`` (dict group -> list of arrays) and ``meta`` for ``step``; prunes to ``keep``."""
+    arrays = {}
+    listing = []
+    for group, values in groups.items():
+        for i, value in enumerate(values):
+            value = np.asarray(value)
+            name = f"{group}.{i:04d}"
+            arrays[name] = value
+            listing.append([name, list(value.shape), str(value.dtype)])
+    meta = {**meta, "step": int(step), "arrays": listing, "groups": {g: len(v) for g, v in groups.items()}}
+    blob = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    path = checkpoint_path(directory, step)
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:
+            np.savez(handle, __meta__=blob, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    atomic_write(path, write)
+    if keep:
+        for old in list_checkpoints(directory)[:-keep]:
+            os.remove(old)
+    for stale in glob.glob(os.path.join(directory, ".tmp-*.npz")):
+        os.remove(stale)  # left by a crash during an earlier write
+    return path
+
+
+def load_checkpoint(path):
+    """Returns ``(groups, meta)``, or raises ``CheckpointError`` if the file is incomplete or corrupt."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(bytes(archive["__meta__"]).decode("utf-8"))
+            loaded = {}
+            for name, shape, dtype in meta["arrays"]:
+                value = archive[name]  # reading the whole member checks its CRC-32
+                if list(value.shape) != shape or str(value.dtype) != dtype:
+                    raise CheckpointError(f"{path}: array {name} is {value.shape} {value.dtype}, expected {shape} {dtype}")
+                loaded[name] = value
+    except CheckpointError:
+        raise
+    except Exception as error:  # noqa: BLE001 - zipfile/numpy/json raise many types
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(error).__name__}: {error})") from None
+    groups = {g: [loaded[f"{g}.{i:04d}"] for i in range(n)] for g, n in meta["groups"].items()}
+    return groups, meta
+
+
+def latest_good(directory, log=print):
+    """``(path, groups, meta)`` of the newest checkpoint that loads, or ``None`` if there is none."""
+    for path in reversed(list_checkpoints(directory)):
+        try:
+            groups, meta = load_checkpoint(path)
+        except CheckpointError as error:
+            log(f"warning: {error}; trying the previous checkpoint")
+            continue
+        return path, groups, meta
+    return None

@@ -1,0 +1,384 @@
+"""Training photos for the fast trainer: a folder of JPEG/PNG files, or MS-COCO via tfds.
+
+Issue 3 asks for an input pipeline that needs no TensorFlow on the JAX backend (the GPU machine
+has none) and keeps a GPU fed, so the folder reader is numpy + PIL only:
+
+- Decoding runs in a thread pool. PIL releases the GIL while it decodes and resizes, so threads
+  scale over cores without the pickling cost of processes. JPEGs are decoded with ``draft`` at
+  the smallest DCT scale that still covers the training size (COCO's 640x480 -> 1/2 scale).
+- Each photo is resized so its shorter side is the training size (paper: 256x256 crops) and then
+  cropped to a square; the resized photo is kept in RAM (up to ``cache_mb``) so later epochs only
+  crop, which is what lets 16 cores feed >1,500 images/s.
+- Order: a permutation per epoch drawn from ``(seed, epoch)``; the crop offset of each item comes
+  from ``(seed, epoch, index)``. The whole data position is therefore ``(epoch, index)``:
+  a checkpoint stores it and a resumed run sees exactly the batches the first run would have.
+- An unreadable photo prints one warning line naming it, is counted (``skipped``) and left out of
+  every later epoch; it never stops a run. Batches always hold ``batch_size`` photos, so the
+  compiled train step sees one shape.
+- A fixed validation set (``holdout`` photos chosen with a fixed seed, independent of ``--seed``,
+  so validation losses of different runs are comparable) is removed from training.
+"""
+
+import collections
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from . import config
+from .images import ImageError, load_image
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+HOLDOUT_SEED = 1234
+"""Validation photos are drawn with this fixed seed so every run validates on the same photos."""
+
+
+class DataError(ValueError):
+    """The training data cannot be used at all (empty folder, every photo unreadable, ...)."""
+
+
+def list_images(root):
+    """Every JPEG/PNG file below ``root`` (recursive, sorted, symlinked folders followed)."""
+    found = []
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        subfolders.sort()
+        found.extend(os.path.join(folder, f) for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS))
+    return found
+
+
+def resize_short_side(array_or_image, size):
+    """Resizes so the shorter side is ``size`` (bilinear, PIL's antialiasing filter when shrinking)."""
+    image = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
+    w, h = image.size
+    if min(w, h) != size:
+        scale = size / min(w, h)
+        image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BILINEAR)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def decode_photo(path, size):
+    """Reads ``path`` as RGB uint8 with shorter side ``size``, or raises ``ImageError``."""
+    try:
+        with Image.open(path) as image:
+            if image.format == "JPEG":
+                w, h = image.size
+                scale = size / min(w, h)
+                image.draft("RGB", (int(w * scale) + 1, int(h * scale) + 1))
+            image = ImageOps.exif_transpose(image)
+            if image.mode != "RGB":
+                image = image.convert("RGB") if image.mode in ("L", "CMYK", "YCbCr") else None
+            if image is not None:
+                image.load()
+                return resize_short_side(image, size)
+    except Exception:  # noqa: BLE001 - fall through to the careful reader for the message
+        pass
+    # Unusual modes (16-bit, alpha, palette) and broken files: the careful reader of images.py
+    # converts what can be converted and names the file and the problem otherwise.
+    return resize_short_side(load_image(path), size)
+
+
+def crop(array, size, rng):
+    """A ``size`` x ``size`` crop at a random offset along the longer side (paper: random crops)."""
+    h, w = array.shape[:2]
+    top = int(rng.integers(0, h - size + 1)) if h > size else 0
+    left = int(rng.integers(0, w - size + 1)) if w > size else 0
+    return array[top : top + size, left : left + size]
+
+
+def centre_crop(array, size):
+    h, w = array.shape[:2]
+    top, left = (h - size) // 2, (w - size) // 2
+    return array[top : top + size, left : left + size]
+
+
+class PhotoFolder:
+    """Batches of uint8 (B, S, S, 3) training crops from every JPEG/PNG below ``root``.
+
+    ``position`` is ``{"epoch", "index"}``: the next item of the epoch's permutation. It is
+    updated when a batch is handed out, so saving it after training on that batch and restoring
+    it later continues with exactly the next batch.
+    """
+
+    def __init__(
+        self,
+        root,
+        image_size=config.IMAGE_SIZE,
+        batch_size=config.BATCH_SIZE,
+        seed=0,
+        workers=None,
+        cache_mb=config.DATA_CACHE_MB,
+        holdout=config.VALIDATION_PHOTOS,
+        log=None,
+    ):
+        if not os.path.isdir(root):
+            raise DataError(f"{root}: not a folder of photos (or use tfds:NAME)")
+        paths = list_images(root)
+        if len(paths) <= holdout:
+            raise DataError(f"{root}: found {len(paths)} JPEG/PNG photos; need more than {holdout}")
+        order = np.random.default_rng(HOLDOUT_SEED).permutation(len(paths))
+        held = set(order[:holdout].tolist())
+        self.val_paths = [paths[i] for i in sorted(held)]
+        self.paths = [p for i, p in enumerate(paths) if i not in held]
+        self.root = root
+        self.size = int(image_size)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.workers = int(workers or min(32, os.cpu_count() or 1))
+        self.prefetch = max(4 * self.batch_size, 4 * self.workers)
+        self.cache_bytes = int(cache_mb) * 2**20
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.epoch = 0
+        self.index = 0
+        self.skipped = 0
+        self.bad = set()
+        self._cache = {}
+        self._cached_bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self.paths)
+
+    def describe(self):
+        return f"{len(self.paths)} photos below {self.root} (+{len(self.val_paths)} held out for validation)"
+
+    # --- position -------------------------------------------------------------------------
+    def state(self):
+        return {"epoch": self.epoch, "index": self.index, "skipped": self.skipped, "bad": sorted(self.bad)}
+
+    def restore(self, state):
+        self.epoch, self.index = int(state["epoch"]), int(state["index"])
+        self.skipped = int(state.get("skipped", 0))
+        self.bad = set(int(k) for k in state.get("bad", ()))
+
+    def permutation(self, epoch):
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.paths))
+
+    # --- loading ----------------------------------------------------------------------------
+    def _resized(self, k):
+        array = self._cache.get(k)
+        if array is None:
+            array = decode_photo(self.paths[k], self.size)
+            with self._lock:
+                if self._cached_bytes + array.nbytes <= self.cache_bytes:
+                    self._cache[k] = array
+                    self._cached_bytes += array.nbytes
+        return array
+
+    def _load(self, epoch, i, k):
+        try:
+            array = self._resized(k)
+        except ImageError as error:
+            return None, str(error)
+        except Exception as error:  # noqa: BLE001 - a photo must never stop a run
+            return None, f"{self.paths[k]}: unreadable ({type(error).__name__}: {error})"
+        return np.ascontiguousarray(crop(array, self.size, np.random.default_rng([self.seed, epoch, i]))), None
+
+    def _items(self):
+        epoch, index = self.epoch, self.index
+        while True:
+            perm = self.permutation(epoch)
+            for i in range(index, len(perm)):
+                if int(perm[i]) not in self.bad:
+                    yield epoch, i, int(perm[i])
+            epoch, index = epoch + 1, 0
+
+    def batches(self):
+        """Endless generator of uint8 batches; advances ``position`` as batches are handed out."""
+        items = self._items()
+        pending = collections.deque()
+        batch = []
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="photos") as pool:
+            try:
+                while True:
+                    while len(pending) < self.prefetch:
+                        e, i, k = next(items)
+                        pending.append((e, i, k, pool.submit(self._load, e, i, k)))
+                    e, i, k, future = pending.popleft()
+                    array, problem = future.result()
+                    if array is None:
+                        if k not in self.bad:
+                            self.bad.add(k)
+                            self.skipped += 1
+                            self.log(f"warning: skipping unreadable photo: {problem}")
+                            if len(self.bad) >= len(self.paths):
+                                raise DataError(f"{self.root}: no readable photos")
+                        continue
+                    batch.append(array)
+                    if len(batch) == self.batch_size:
+                        self.epoch, self.index = (e, i + 1) if i + 1 < len(self.paths) else (e + 1, 0)
+                        yield np.stack(batch)
+                        batch = []
+            finally:
+                for *_, future in pending:
+                    future.cancel()
+
+    def validation_images(self):
+        """The held-out photos as uint8 (V, S, S, 3) centre crops; unreadable ones left out."""
+        arrays = []
+        for path in self.val_paths:
+            try:
+                arrays.append(centre_crop(decode_photo(path, self.size), self.size))
+            except ImageError as error:
+                self.skipped += 1
+                self.log(f"warning: skipping unreadable validation photo: {error}")
+        return np.stack(arrays) if arrays else np.zeros((0, self.size, self.size, 3), np.uint8)
+
+
+class TfdsPhotos:
+    """Photos from a tensorflow-datasets dataset, ``--data tfds:coco/2017`` (needs TensorFlow).
+
+    tensorflow_datasets is imported only here, so the folder path never loads TensorFlow. Order:
+    the split is shuffled per epoch with ``(seed, epoch)`` (a shuffle buffer, as tf.data offers);
+    the first ``holdout`` examples of the split (unshuffled) are the validation set and are
+    skipped in training. Resume skips ``index`` examples of the epoch's shuffled stream.
+    """
+
+    def __init__(
+        self,
+        name,
+        image_size=config.IMAGE_SIZE,
+        batch_size=config.BATCH_SIZE,
+        seed=0,
+        holdout=config.VALIDATION_PHOTOS,
+        split="train",
+        data_dir=None,
+        shuffle_buffer=10_000,
+        log=None,
+    ):
+        import tensorflow_datasets as tfds  # lazy: TensorFlow only for tfds users
+
+        self.tfds = tfds
+        self.name = name
+        self.split = split
+        self.data_dir = data_dir
+        self.size = int(image_size)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.holdout = int(holdout)
+        self.shuffle_buffer = shuffle_buffer
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.epoch = 0
+        self.index = 0
+        self.skipped = 0
+
+    def describe(self):
+        return f"tfds:{self.name} split {self.split} (first {self.holdout} held out for validation)"
+
+    def state(self):
+        return {"epoch": self.epoch, "index": self.index, "skipped": self.skipped}
+
+    def restore(self, state):
+        self.epoch, self.index = int(state["epoch"]), int(state["index"])
+        self.skipped = int(state.get("skipped", 0))
+
+    def _dataset(self):
+        return self.tfds.load(self.name, split=self.split, shuffle_files=False, data_dir=self.data_dir)
+
+    def _prepare(self, example, rng):
+        image = np.asarray(example["image"])
+        if image.ndim == 2:
+            image = image[:, :, None]
+        if image.shape[-1] == 1:
+            image = np.repeat(image, 3, axis=-1)
+        return np.ascontiguousarray(crop(resize_short_side(image[:, :, :3].astype(np.uint8), self.size), self.size, rng))
+
+    def batches(self):
+        batch = []
+        while True:
+            ds = self._dataset().skip(self.holdout)
+            ds = ds.shuffle(self.shuffle_buffer, seed=self.seed * 1_000_003 + self.epoch, reshuffle_each_iteration=False)
+            epoch, count = self.epoch, 0
+            for i, example in enumerate(self.tfds.as_numpy(ds.skip(self.index)), start=self.index):
+                count += 1
+                try:
+                    batch.append(self._prepare(example, np.random.default_rng([self.seed, epoch, i])))
+                except Exception as error:  # noqa: BLE001 - one bad example never stops a run
+                    self.skipped += 1
+                    self.log(f"warning: skipping unreadable example {i} of tfds:{self.name}: {error}")
+                    continue
+                if len(batch) == self.batch_size:
+                    self.index = i + 1
+                    yield np.stack(batch)
+                    batch = []
+            if count == 0 and self.index == 0:
+                raise DataError(f"tfds:{self.name}: no examples in split {self.split}")
+            self.epoch, self.index = epoch + 1, 0
+
+    def validation_images(self):
+        ds = self._dataset().take(self.holdout)
+        arrays = []
+        for example in self.tfds.as_numpy(ds):
+            image = np.asarray(example["image"])
+            if image.ndim == 2 or image.shape[-1] == 1:
+                image = np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=-1)
+            arrays.append(centre_crop(resize_short_side(image[:, :, :3].astype(np.uint8), self.size), self.size))
+        return np.stack(arrays) if arrays else np.zeros((0, self.size, self.size, 3), np.uint8)
+
+
+def open_data(spec, image_size, batch_size, seed, workers=None, cache_mb=config.DATA_CACHE_MB, holdout=config.VALIDATION_PHOTOS, log=None):
+    """``--data``: a folder of photos, or ``tfds:NAME`` (e.g. ``tfds:coco/2017``)."""
+    if spec.startswith("tfds:"):
+        return TfdsPhotos(spec[5:], image_size, batch_size, seed, holdout=holdout, log=log)
+    return PhotoFolder(spec, image_size, batch_size, seed, workers=workers, cache_mb=cache_mb, holdout=holdout, log=log)
+
+
+class Prefetcher:
+    """Runs ``data.batches()`` in a background thread, ``depth`` batches ahead of training.
+
+    Batch assembly (and ``put``, e.g. ``jax.device_put`` for an early host->device copy) then
+    overlaps the compiled step instead of sitting between two dispatches. ``position`` is the data
+    position after the last batch *taken*, which is what a checkpoint must store.
+    """
+
+    _END = object()
+
+    def __init__(self, data, depth=4, put=None):
+        import queue
+
+        self.data = data
+        self.position = data.state()
+        self._queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._put = put or (lambda batch: batch)
+        self._thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        batches = self.data.batches()
+        try:
+            for batch in batches:
+                item = (self._put(batch), self.data.state())
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(item, timeout=0.1)
+                        break
+                    except Exception:  # noqa: BLE001 - queue.Full: check for stop, retry
+                        continue
+                if self._stop.is_set():
+                    break
+        except BaseException as error:  # noqa: BLE001 - handed to the training thread
+            self._queue.put((self._END, error))
+        finally:
+            batches.close()
+
+    def __next__(self):
+        batch, state = self._queue.get()
+        if batch is self._END:
+            raise state
+        self.position = state
+        return batch
+
+    def __iter__(self):
+        return self
+
+    def close(self):
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.1)
+            except Exception:  # noqa: BLE001 - queue.Empty
+                pass
+        self._thread.join()

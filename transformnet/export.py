@@ -1,0 +1,44 @@
+"""The exported model: ``checkpoints/NAME.keras`` with the run's metadata inside it.
+
+The ``.keras`` file is a zip written by ``model.save``; we add one member, ``transformnet.json``,
+holding the metadata (style file name and sha256, all settings, steps, images seen, losses,
+backend, precision, wall time). Keras ignores members it does not know, so
+``keras.saving.load_model(path, safe_mode=True)`` is unaffected, and the metadata travels with the
+one file. ``read_model_metadata`` reads it with ``zipfile`` alone (no Keras import), which is what
+``eval.py --info NAME`` calls.
+"""
+
+import json
+import os
+import zipfile
+
+from .images import atomic_write
+
+METADATA_MEMBER = "transformnet.json"
+
+
+def export_model(model, path, metadata):
+    """Saves ``model`` to ``path`` (.keras) with ``metadata`` inside, atomically."""
+
+    def write(tmp):
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=2, sort_keys=True))
+
+    atomic_write(path, write)
+    return path
+
+
+def read_model_metadata(path):
+    """The metadata dict stored in a ``.keras`` file by :func:`export_model` (``{}`` if none).
+
+    Raises ``ValueError`` with one line naming the file if it is not a readable .keras zip.
+    """
+    path = os.fspath(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if METADATA_MEMBER not in archive.namelist():
+                return {}
+            return json.loads(archive.read(METADATA_MEMBER).decode("utf-8"))
+    except (OSError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not a readable .keras model file ({error})") from None
