@@ -124,7 +124,7 @@ def test_exported_model_loads_with_safe_mode_and_carries_metadata(trained):
     import keras
 
     import transformnet.network  # noqa: F401 - registers the custom layers
-    from transformnet.export import read_model_metadata
+    from transformnet.model_file import read_model_metadata
     from transformnet.training import sha256_of
 
     tmp, metadata, _ = trained

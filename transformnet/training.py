@@ -79,7 +79,7 @@ def read_settings_file(path):
     if not os.path.isfile(path):
         raise TrainingError(f"{path}: --config file not found")
     if path.endswith(".keras"):
-        from .export import read_model_metadata
+        from .model_file import read_model_metadata
 
         try:
             settings = read_model_metadata(path).get("settings")
@@ -438,7 +438,7 @@ def train(settings, out=print):
     import keras
 
     from .data import Prefetcher, open_data
-    from .export import export_model
+    from .model_file import export_model
     from .images import load_image
     from .losses import PerceptualLoss
     from .network import build_transform_net

@@ -1,4 +1,4 @@
-"""The exported model: ``checkpoints/NAME.keras`` with the run's metadata inside it.
+"""The trained model file: ``checkpoints/NAME.keras`` with the run's metadata inside it.
 
 The ``.keras`` file is a zip written by ``model.save``; we add one member, ``transformnet.json``,
 holding the metadata (style file name and sha256, all settings, steps, images seen, losses,
