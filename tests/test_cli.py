@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, STARRY, need
+from conftest import NPZ, ROOT, STARRY, need
 from images_factory import bad_inputs, good_inputs
 
 pytestmark = pytest.mark.cli
@@ -242,7 +242,8 @@ def test_info_prints_metadata(model_dir):
 
 def test_slow_path_writes_default_name(tmp_path, photo):
     need(STARRY)
-    result = run("--style", STARRY, "--image", photo, "--size", 32, "--iterations", 3, "--quiet", cwd=tmp_path)
+    weights = ["--vgg-weights", need(NPZ)]
+    result = run("--style", STARRY, "--image", photo, "--size", 32, "--iterations", 3, "--quiet", *weights, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     with Image.open(tmp_path / "street_starry_night_gatys.jpg") as image:
         assert max(image.size) == 32
