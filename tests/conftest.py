@@ -15,6 +15,11 @@ H5 = SHARED / "weights" / "vgg16_notop.weights.h5"
 STARRY = SHARED / "styles" / "starry_night.jpg"
 ASTRONAUT = SHARED / "content" / "skimage_astronaut.jpg"
 
+# Offline default for every command the tests run (in-process and subprocess CLIs alike):
+# the ImageNet download is impossible here, the shared converted weights are not.
+if NPZ.exists():
+    os.environ.setdefault("TRANSFORMNET_VGG_WEIGHTS", str(NPZ))
+
 
 def need(path):
     """Skips the calling test (with the reason) when ``path`` from ../shared is missing."""

@@ -138,10 +138,38 @@ def test_exported_model_loads_with_safe_mode_and_carries_metadata(trained):
     assert stored["style_sha256"] == sha256_of(STYLE)
     assert stored["backend"] == keras.backend.backend()
     assert stored["precision"] == "float32"
-    assert stored["settings"]["steps"] == 20 and stored["settings"]["style_weight"] == 1e5
+    from transformnet import config
+
+    assert stored["settings"]["steps"] == 20
+    assert stored["settings"]["style_weight"] == config.STYLE_WEIGHT
     for key in ("images_seen", "final_losses", "validation_losses", "wall_time_s"):
         assert key in stored
     assert np.isfinite(stored["validation_losses"]["total"])
+
+
+def test_exported_model_stylizes_through_eval_py(trained, tmp_path):
+    """The user's path after training: eval.py --model PATH and --info on the exported file."""
+    from PIL import Image
+
+    tmp, metadata, _ = trained
+    model = str(tmp / "checkpoints" / "tiny.keras")
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (37, 53, 3), dtype=np.uint8)).save(photo)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "eval.py"), "--model", model, "--image", str(photo),
+         "--output", str(tmp_path / "out")],
+        capture_output=True, text=True, env=env, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    with Image.open(tmp_path / "out" / "photo_tiny.jpg") as result:
+        assert result.size == (53, 37)
+    info = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "eval.py"), "--info", model],
+        capture_output=True, text=True, env=env, cwd=ROOT,
+    )
+    assert info.returncode == 0, info.stderr
+    assert "great_wave_crop.jpg" in info.stdout and metadata["style_sha256"] in info.stdout
 
 
 def test_config_reproduces_settings_and_refuses_to_overwrite(trained, capsys):

@@ -62,7 +62,8 @@ def plan_outputs(inputs, output, name_of, protected=(), force=False):
     """Returns the output path for each input path.
 
     ``name_of(input)`` gives the default file name; ``output`` is None (current folder), a
-    folder, or a file path (only with one input). Raises CLIError if an output would replace
+    folder, or a file path with an image suffix (only with one input); a path that does not
+    exist and has no image suffix is a new folder. Raises CLIError if an output would replace
     an input or a ``protected`` file, two inputs would write the same file, or an output
     exists and ``force`` is false.
     """
@@ -70,7 +71,7 @@ def plan_outputs(inputs, output, name_of, protected=(), force=False):
         paths = [name_of(path) for path in inputs]
     elif os.path.isdir(output) or output.endswith(("/", os.sep)):
         paths = [os.path.join(output, name_of(path)) for path in inputs]
-    elif os.path.splitext(output)[1].lower() in _known_suffixes() or len(inputs) == 1:
+    elif os.path.splitext(output)[1].lower() in _known_suffixes():
         if len(inputs) > 1:
             raise CLIError(
                 f"{output}: --output names one file but {len(inputs)} images were given; "
