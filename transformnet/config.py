@@ -70,3 +70,11 @@ SLOW_SIZE = 256
 # --- Transform network ---------------------------------------------------------------------
 NETWORK_WIDTH = 1.0
 """Paper: 32/64/128 channels. 0.5 gives the slimmer variant (half the channels)."""
+
+# --- Command line --------------------------------------------------------------------------
+CHECKPOINT_DIR = "checkpoints"
+"""Implementation: ``eval.py --model NAME`` loads ``checkpoints/NAME.keras`` (the trainer writes
+there); $TRANSFORMNET_CHECKPOINTS or --checkpoints point elsewhere."""
+
+OUTPUT_SUFFIX = ".jpg"
+"""Implementation: default output format; JPEG quality 95 keeps brush strokes, files stay small."""

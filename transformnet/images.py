@@ -7,11 +7,14 @@ folder is renamed over the target only when complete, so a crash never leaves ha
 """
 
 import os
+import struct
 import tempfile
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+EXIF_ORIENTATION = 0x0112
 
 MIN_SIDE = 2
 """Smallest accepted side: a 1-pixel image has no spatial structure to stylise (and breaks
@@ -36,40 +39,89 @@ def _to_rgb(image):
     return image.convert("RGB")
 
 
-def load_image(path):
-    """Reads ``path`` as RGB uint8 (H, W, 3), or raises ``ImageError``."""
-    path = os.fspath(path)
+def _check_file(path):
     if not os.path.exists(path):
         raise ImageError(f"{path}: no such file")
     if os.path.isdir(path):
         raise ImageError(f"{path}: is a directory, not an image file")
+    if not os.path.isfile(path):
+        raise ImageError(f"{path}: not a regular file")
     if os.path.getsize(path) == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
+
+
+def _check_size(path, width, height):
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(
+            f"{path}: image is {width}x{height} pixels; need at least {MIN_SIDE}x{MIN_SIDE}"
+        )
+
+
+def _read(path, decode):
+    """Opens ``path`` with PIL and returns ``decode(image)``, mapping every failure to ImageError."""
+    _check_file(path)
     try:
         with warnings.catch_warnings():
             # PIL warns before its hard limit; turn the warning into the same clear error.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                image = ImageOps.exif_transpose(image)
-                image.load()
-                image = _to_rgb(image)
+                return decode(image)
+    except ImageError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(
-            f"{path}: image too large ({Image.MAX_IMAGE_PIXELS:,} pixel limit, decompression bomb guard)"
+            f"{path}: image too large (over PIL's {Image.MAX_IMAGE_PIXELS:,}-pixel "
+            "decompression-bomb limit)"
         ) from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file (unknown or unsupported format)") from None
     except OSError as error:
         # PIL's message for a truncated file mentions "truncated"; others mean not an image.
-        text = str(error)
-        if "truncated" in text.lower():
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "truncated" in text.lower() or "premature end" in text.lower():
             raise ImageError(f"{path}: truncated or corrupt image data") from None
-        raise ImageError(f"{path}: not a readable image ({text.splitlines()[0]})") from None
-    except (ValueError, SyntaxError) as error:
-        raise ImageError(f"{path}: corrupt image ({error})") from None
-    array = np.asarray(image, dtype=np.uint8)
-    if min(array.shape[:2]) < MIN_SIDE:
-        raise ImageError(
-            f"{path}: image is {array.shape[1]}x{array.shape[0]} pixels; need at least {MIN_SIDE}x{MIN_SIDE}"
-        )
+        raise ImageError(f"{path}: not a readable image ({text})") from None
+    except (ValueError, SyntaxError, struct.error, IndexError, KeyError, TypeError) as error:
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ImageError(f"{path}: corrupt image ({text})") from None
+    except MemoryError:
+        raise ImageError(f"{path}: not enough memory to decode this image") from None
+
+
+def probe_image(path):
+    """Cheap check of ``path`` without decoding the pixels: returns (width, height) as the
+    image will be loaded (after EXIF rotation), or raises ``ImageError``.
+
+    Catches missing/empty/non-image files, decompression bombs and too-small images; a
+    truncated file is only found by :func:`load_image`.
+    """
+    path = os.fspath(path)
+
+    def size(image):
+        width, height = image.size
+        try:
+            orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+        except Exception:  # a broken EXIF block is ignored here as exif_transpose would fail later
+            orientation = 1
+        if orientation in (5, 6, 7, 8):  # 90-degree rotations swap the sides
+            width, height = height, width
+        _check_size(path, width, height)
+        return width, height
+
+    return _read(path, size)
+
+
+def load_image(path):
+    """Reads ``path`` as RGB uint8 (H, W, 3), or raises ``ImageError``."""
+    path = os.fspath(path)
+
+    def decode(image):
+        image = ImageOps.exif_transpose(image)
+        image.load()
+        return np.asarray(_to_rgb(image), dtype=np.uint8)
+
+    array = _read(path, decode)
+    _check_size(path, array.shape[1], array.shape[0])
     return array
 
 
@@ -109,6 +161,10 @@ def atomic_write(path, write):
     os.close(handle)
     try:
         write(tmp)
+        # mkstemp creates 0600; give the result the permissions a normal new file would get.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

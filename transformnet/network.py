@@ -13,8 +13,9 @@ Choices and their reasons:
 - Input and output are RGB 0..255 floats. The output is ``127.5 * (tanh(x) + 1)``: the paper
   used a scaled tanh to keep pixels in range; centring it on 127.5 maps a zero pre-activation
   to mid-grey and bounds every pixel in (0, 255) with a smooth gradient, unlike clipping.
-- Any H x W works: the stride-2 convs round up, the upsampled result is cropped back to the
-  input size, so odd sizes and sizes not divisible by 4 come out exactly the input size.
+- Any H x W >= 1 works: the stride-2 convs round up, the upsampled result is cropped back to
+  the input size, so odd sizes and sizes not divisible by 4 come out exactly the input size;
+  reflection padding wider than a tiny feature map falls back to repeated reflection.
 """
 
 import keras
@@ -23,6 +24,15 @@ from keras import layers, ops
 from . import config
 
 PACKAGE = "transformnet"
+
+
+def _reflect_indices(n, p):
+    """Indices of a length-``n`` axis reflected by ``p`` on each side (numpy's "reflect" mode,
+    repeated periodically when ``p >= n``; all zeros when ``n == 1``)."""
+    i = ops.arange(-p, n + p)
+    period = ops.maximum(2 * n - 2, 1)
+    j = ops.mod(i, period)
+    return ops.where(j >= n, period - j, j)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -35,7 +45,17 @@ class ReflectionPadding2D(layers.Layer):
 
     def call(self, x):
         p = self.padding
-        return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+        if p == 0:
+            return x
+        h, w = x.shape[1], x.shape[2]
+        if h is not None and w is not None and min(h, w) > p:
+            # Static and large enough (the usual case): the backend's mirror pad.
+            return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+        # Unknown or small sizes (a 2x2 photo reaches 1x1 after the stride-2 convs): gather
+        # with reflected indices, which also works when the pad is wider than the image.
+        shape = ops.shape(x)
+        x = ops.take(x, _reflect_indices(shape[1], p), axis=1)
+        return ops.take(x, _reflect_indices(shape[2], p), axis=2)
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape

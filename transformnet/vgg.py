@@ -38,17 +38,23 @@ def _build_vgg16():
 
 
 def _load_weights(vgg, weights):
+    """Loads ``weights`` into ``vgg``; returns the names of layers left without weights."""
     if weights == "imagenet":
         from keras.applications import VGG16
 
         trained = VGG16(include_top=False, weights="imagenet", input_shape=(None, None, 3))
         vgg.set_weights(trained.get_weights())
-        return
+        return set()
     path = os.fspath(weights)
     if not os.path.isfile(path):
         raise WeightsError(f"{path}: VGG16 weights file not found")
     if path.endswith(".npz"):
-        with np.load(path) as arrays:
+        missing = set()
+        try:
+            arrays = np.load(path)
+        except Exception as error:  # zipfile/pickle/OSError for a bad file
+            raise WeightsError(f"{path}: not a readable .npz file ({error})") from None
+        with arrays:
             for layer in vgg.layers:
                 if not layer.weights:
                     continue
@@ -56,15 +62,19 @@ def _load_weights(vgg, weights):
                     kernel = arrays[f"{layer.name}/kernel"]
                     bias = arrays[f"{layer.name}/bias"]
                 except KeyError:
-                    if layer.name.startswith("block5"):
-                        continue  # the fp16 file stops at block4; block5 is then unusable
-                    raise WeightsError(f"{path}: no weights for layer {layer.name}") from None
-                layer.set_weights([kernel.astype("float32"), bias.astype("float32")])
-        return
+                    missing.add(layer.name)  # e.g. the fp16 file stops at block4
+                    continue
+                try:
+                    layer.set_weights([kernel.astype("float32"), bias.astype("float32")])
+                except ValueError as error:
+                    raise WeightsError(f"{path}: wrong shape for {layer.name} ({error})") from None
+        return missing
     try:
         vgg.load_weights(path)
     except Exception as error:  # h5py and keras raise many types for a bad file
-        raise WeightsError(f"{path}: not a VGG16 weights file ({error})") from None
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise WeightsError(f"{path}: not a VGG16 weights file ({message})") from None
+    return set()
 
 
 class LossNetwork:
@@ -82,7 +92,13 @@ class LossNetwork:
             raise ValueError(f"unknown VGG16 layers {unknown}; choose from {sorted(LAYER_NAMES)}")
         self.layers = tuple(layers)
         vgg = _build_vgg16()
-        _load_weights(vgg, weights)
+        missing = _load_weights(vgg, weights)
+        # Every conv up to the deepest requested layer must have weights (block5 may be absent).
+        deepest = max(list(LAYER_NAMES).index(name) for name in self.layers)
+        needed = [LAYER_NAMES[name] for name in list(LAYER_NAMES)[: deepest + 1]]
+        lacking = [name for name in needed if name in missing]
+        if lacking:
+            raise WeightsError(f"{weights}: no weights for {', '.join(lacking)}")
         outputs = [vgg.get_layer(LAYER_NAMES[name]).output for name in self.layers]
         # A functional sub-model only contains the layers on the path to its outputs.
         self.model = keras.Model(vgg.input, outputs, name="vgg16_features")

@@ -1,0 +1,358 @@
+"""``eval.py``: stylize photos with a trained transform net (fast) or by optimisation (slow).
+
+    python eval.py --model NAME_OR_PATH --image PHOTO [PHOTO ...] [--output PATH_OR_DIR] [--force]
+    python eval.py --style PAINTING --image PHOTO [--output OUT] [--size PX] [--iterations N] ...
+    python eval.py --info NAME_OR_PATH
+
+Every expected problem (bad image, bad model, output in the way) is reported as one line
+``error: <file>: <problem>`` on stderr with a non-zero exit status, never a traceback. All
+inputs are checked, and every output path is planned, before Keras is even imported, so a
+mistake costs a fraction of a second; an output never replaces an input file, and an
+existing output is only replaced with ``--force``.
+
+Layout for extensions: :func:`plan_outputs` decides where results go, :func:`run_fast` is a
+plain per-image loop around :func:`transformnet.fast.stylize_array`; tiling, folders,
+video or colour preservation can wrap or replace those pieces in their own modules.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from . import config
+from .fast import ModelError, default_checkpoint_dir, resolve_model
+from .images import ImageError, load_image, probe_image, resize_to_max_side
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # a file could not be used, or a run failed
+EXIT_USAGE = 2  # argparse's status for a malformed command line
+
+
+class CLIError(Exception):
+    """A problem to report as one ``error:`` line (the message names the file)."""
+
+
+def _error(message):
+    print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+def _stem(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _image_suffix(path):
+    """The output format suffix of ``path``, or raises CLIError for an unknown one."""
+    from PIL import Image
+
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in Image.registered_extensions():
+        raise CLIError(f"{path}: unknown output image format (use .jpg or .png)")
+    return suffix
+
+
+def _known_suffixes():
+    from PIL import Image
+
+    return tuple(Image.registered_extensions())
+
+
+def plan_outputs(inputs, output, name_of, protected=(), force=False):
+    """Returns the output path for each input path.
+
+    ``name_of(input)`` gives the default file name; ``output`` is None (current folder), a
+    folder, or a file path (only with one input). Raises CLIError if an output would replace
+    an input or a ``protected`` file, two inputs would write the same file, or an output
+    exists and ``force`` is false.
+    """
+    if output is None:
+        paths = [name_of(path) for path in inputs]
+    elif os.path.isdir(output) or output.endswith(("/", os.sep)):
+        paths = [os.path.join(output, name_of(path)) for path in inputs]
+    elif os.path.splitext(output)[1].lower() in _known_suffixes() or len(inputs) == 1:
+        if len(inputs) > 1:
+            raise CLIError(
+                f"{output}: --output names one file but {len(inputs)} images were given; "
+                "give a folder"
+            )
+        paths = [output]
+    elif os.path.exists(output):
+        raise CLIError(f"{output}: --output exists and is not a folder")
+    else:
+        paths = [os.path.join(output, name_of(path)) for path in inputs]  # a new folder
+    for path in paths:
+        _image_suffix(path)
+    sources = {}
+    for source in list(inputs) + list(protected):
+        sources[os.path.realpath(source)] = source
+    seen = {}
+    for source, path in zip(inputs, paths):
+        real = os.path.realpath(path)
+        clash = sources.get(real)
+        if clash is None and os.path.exists(path):
+            clash = next((s for s in sources.values() if _same_file(s, path)), None)
+        if clash is not None:
+            raise CLIError(f"{path}: output would overwrite the input {clash}; choose another --output")
+        if real in seen:
+            raise CLIError(
+                f"{path}: both {seen[real]} and {source} would be written here; "
+                "rename one or run them separately"
+            )
+        seen[real] = source
+        if os.path.isdir(path):
+            raise CLIError(f"{path}: output is a folder")
+        if os.path.exists(path) and not force:
+            raise CLIError(f"{path}: output already exists (use --force to overwrite)")
+    return paths
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _quiet_backend_logs():
+    """Imports Keras with TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) hidden, so
+    it cannot bury our one-line messages. Set TRANSFORMNET_VERBOSE=1 to see it. Python
+    exceptions raised by the import still surface normally."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "keras" in sys.modules or os.environ.get("TRANSFORMNET_VERBOSE"):
+        import keras  # noqa: F401
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # device probing logs happen here
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+# --- fast path ------------------------------------------------------------------------------
+
+
+def run_fast(args):
+    model_path, model_name = resolve_model(args.model, args.checkpoints)
+    problems = []
+    for path in args.image:
+        try:
+            probe_image(path)
+        except ImageError as error:
+            problems.append(str(error))
+    if problems:
+        for problem in problems:
+            _error(problem)
+        return EXIT_ERROR
+    suffix = config.OUTPUT_SUFFIX
+    outputs = plan_outputs(
+        args.image,
+        args.output,
+        lambda path: f"{_stem(path)}_{model_name}{suffix}",
+        protected=[model_path],
+        force=args.force,
+    )
+
+    _quiet_backend_logs()
+    from .fast import load_transform_model, stylize_array
+    from .images import save_image
+
+    model = load_transform_model(model_path)
+    status = EXIT_OK
+    for source, target in zip(args.image, outputs):
+        start = time.perf_counter()
+        try:
+            photo = load_image(source)
+        except ImageError as error:
+            _error(error)
+            status = EXIT_ERROR
+            continue
+        result = stylize_array(model, photo)
+        save_image(target, result)
+        seconds = time.perf_counter() - start
+        print(f"{target}  ({result.shape[1]}x{result.shape[0]}, {seconds:.1f} s)", flush=True)
+    return status
+
+
+def run_info(args):
+    model_path, _ = resolve_model(args.info, args.checkpoints)
+    _quiet_backend_logs()
+    from .fast import model_info
+
+    for key, value in model_info(model_path).items():
+        print(f"{key}: {value}")
+    return EXIT_OK
+
+
+# --- slow path ------------------------------------------------------------------------------
+
+
+def run_slow(args):
+    if len(args.image) != 1:
+        raise CLIError("the slow path (--style) takes exactly one --image")
+    if args.iterations < 1:
+        raise CLIError(f"--iterations must be at least 1, not {args.iterations}")
+    if args.size < 16:
+        raise CLIError(f"--size must be at least 16 pixels, not {args.size}")
+    photo_path = args.image[0]
+    style_stem = _stem(args.style)
+    (output,) = plan_outputs(
+        [photo_path],
+        args.output,
+        lambda path: f"{_stem(path)}_{style_stem}_gatys{config.OUTPUT_SUFFIX}",
+        protected=[args.style],
+        force=args.force,
+    )
+    painting = load_image(args.style)
+    photo = resize_to_max_side(load_image(photo_path), args.size)
+    painting = resize_to_max_side(painting, args.style_size or args.size)
+
+    _quiet_backend_logs()
+    from tqdm import tqdm
+
+    from .images import save_image
+    from .losses import PerceptualLoss
+    from .slow import stylize
+    from .vgg import LossNetwork, WeightsError
+
+    try:
+        loss_net = LossNetwork(weights=args.vgg_weights)
+    except WeightsError:
+        raise
+    except Exception as error:  # "imagenet" needs a download; offline it fails many ways
+        raise CLIError(
+            f"VGG16 weights {args.vgg_weights!r}: cannot load ({type(error).__name__}); "
+            "pass --vgg-weights FILE or set TRANSFORMNET_VGG_WEIGHTS"
+        ) from None
+    grams = PerceptualLoss.style_targets(loss_net, painting)
+    loss_fn = PerceptualLoss(
+        loss_net,
+        grams,
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
+    )
+    log_rows = []
+    bar = tqdm(total=args.iterations, unit="it", desc=f"gatys {args.optimizer}", disable=args.quiet)
+
+    def progress(iteration, losses):
+        log_rows.append((iteration, time.perf_counter() - start, losses))
+        if iteration <= args.iterations:
+            bar.update(1)
+            bar.set_postfix(
+                total=f"{losses['total']:.4g}",
+                content=f"{losses['weighted/content']:.3g}",
+                style=f"{losses['weighted/style']:.3g}",
+                tv=f"{losses['weighted/tv']:.3g}",
+                refresh=False,
+            )
+
+    start = time.perf_counter()
+    image, losses = stylize(
+        photo,
+        loss_fn,
+        iterations=args.iterations,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        callback=progress,
+    )
+    bar.close()
+    save_image(output, image)
+    if args.loss_log:
+        _write_loss_log(args.loss_log, log_rows)
+    seconds = time.perf_counter() - start
+    print(
+        f"{output}  ({image.shape[1]}x{image.shape[0]}, {args.optimizer}, "
+        f"{len(log_rows)} evaluations, {seconds:.1f} s, final total loss {losses['total']:.4g})",
+        flush=True,
+    )
+    return EXIT_OK
+
+
+def _write_loss_log(path, rows):
+    keys = ["total", "weighted/content", "weighted/style", "weighted/tv", "content", "style", "tv"]
+    with open(path, "w") as handle:
+        handle.write("iteration,seconds," + ",".join(keys) + "\n")
+        for iteration, seconds, losses in rows:
+            values = ",".join(f"{losses[key]:.6g}" for key in keys)
+            handle.write(f"{iteration},{seconds:.3f},{values}\n")
+
+
+# --- argument parsing -----------------------------------------------------------------------
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="eval.py",
+        description="Stylize photos: with a trained transform net (--model, fast) or by "
+        "optimising the pixels against a painting (--style, slow Gatys et al. path).",
+    )
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--model", metavar="NAME_OR_PATH", help="checkpoints/NAME.keras or a path to a .keras file")
+    mode.add_argument("--style", metavar="PAINTING", help="style image for the slow optimisation path")
+    mode.add_argument("--info", metavar="NAME_OR_PATH", help="print a saved model's metadata and exit")
+    parser.add_argument("--image", nargs="+", metavar="PHOTO", help="photo(s) to stylize")
+    parser.add_argument(
+        "--output",
+        metavar="PATH_OR_DIR",
+        help="output folder, or a file path when there is one image (default: the current folder, "
+        "as <stem>_<model>.jpg or <stem>_<style>_gatys.jpg)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace existing output files")
+    parser.add_argument(
+        "--checkpoints",
+        metavar="DIR",
+        default=None,
+        help="where --model NAME looks (default: $TRANSFORMNET_CHECKPOINTS or ./checkpoints)",
+    )
+    slow = parser.add_argument_group("slow path (--style)")
+    slow.add_argument("--size", type=int, default=config.SLOW_SIZE, help="longer side of the result in pixels (default %(default)s)")
+    slow.add_argument("--style-size", type=int, default=None, help="longer side the painting is scaled to (default: --size)")
+    slow.add_argument("--iterations", type=int, default=config.SLOW_ITERATIONS, help="optimisation steps (default %(default)s)")
+    slow.add_argument("--optimizer", choices=("adam", "lbfgs"), default=config.SLOW_OPTIMIZER, help="default %(default)s")
+    slow.add_argument("--learning-rate", type=float, default=config.SLOW_LEARNING_RATE, help="Adam step size on 0..255 pixels (default %(default)s)")
+    slow.add_argument("--vgg-weights", default=config.VGG_WEIGHTS, metavar="PATH", help="'imagenet' (download) or a .weights.h5/.npz file (default %(default)s; env TRANSFORMNET_VGG_WEIGHTS)")
+    slow.add_argument("--content-weight", type=float, default=config.CONTENT_WEIGHT, help="default %(default)s")
+    slow.add_argument("--style-weight", type=float, default=config.STYLE_WEIGHT, help="default %(default)s")
+    slow.add_argument("--tv-weight", type=float, default=config.TV_WEIGHT, help="default %(default)s")
+    slow.add_argument("--loss-log", metavar="CSV", help="write every evaluation's losses to this CSV file")
+    slow.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.info is None and not args.image:
+        parser.error("--image is required with --model and --style")
+    if args.info is not None and args.image:
+        parser.error("--info takes no --image")
+    try:
+        if args.info is not None:
+            return run_info(args)
+        if args.model is not None:
+            return run_fast(args)
+        return run_slow(args)
+    except (CLIError, ImageError, ModelError) as error:
+        _error(error)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as error:
+        vgg = sys.modules.get(f"{__package__}.vgg")  # only imported once Keras is loaded
+        if vgg is not None and isinstance(error, vgg.WeightsError):
+            _error(error)
+            return EXIT_ERROR
+        raise
+
+
+__all__ = ["main", "build_parser", "plan_outputs", "run_fast", "run_slow", "run_info", "default_checkpoint_dir"]
