@@ -21,7 +21,7 @@ import sys
 import time
 
 from . import config
-from .fast import ModelError, default_checkpoint_dir, resolve_model
+from .fast import ModelError, check_archive, default_checkpoint_dir, resolve_model
 from .images import ImageError, load_image, probe_image, resize_to_max_side
 
 EXIT_OK = 0
@@ -142,6 +142,7 @@ def _quiet_backend_logs():
 
 def run_fast(args):
     model_path, model_name = resolve_model(args.model, args.checkpoints)
+    check_archive(model_path)
     problems = []
     for path in args.image:
         try:
@@ -184,6 +185,7 @@ def run_fast(args):
 
 def run_info(args):
     model_path, _ = resolve_model(args.info, args.checkpoints)
+    check_archive(model_path)
     _quiet_backend_logs()
     from .fast import model_info
 

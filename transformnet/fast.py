@@ -90,15 +90,24 @@ def resolve_model(spec, checkpoint_dir=None):
     return path, spec
 
 
+def check_archive(path):
+    """Cheap check (no Keras import) that ``path`` is a readable zip, as every .keras file is."""
+    try:
+        ok = zipfile.is_zipfile(path)
+    except OSError as error:
+        raise ModelError(f"{path}: cannot read model file ({error.strerror or error})") from None
+    if not ok:
+        raise ModelError(f"{path}: not a Keras model file (not a .keras zip archive)")
+
+
 def load_transform_model(path):
     """Loads a ``.keras`` transform net with ``safe_mode=True`` (no arbitrary code), or raises
     ``ModelError`` naming the file. Checks the model maps (B, H, W, 3) to (B, H, W, 3)."""
+    check_archive(path)
     import keras
 
     from . import network  # noqa: F401 - registers the custom layers for deserialisation
 
-    if not zipfile.is_zipfile(path):
-        raise ModelError(f"{path}: not a Keras model file (not a .keras zip archive)")
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # keras/h5py/zipfile raise many types for a bad file

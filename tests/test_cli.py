@@ -1,0 +1,263 @@
+"""``eval.py`` end to end, through real subprocesses (marked ``cli``).
+
+Most error cases are caught before Keras is imported, so they take a fraction of a second;
+the few runs that load a model or the VGG network take a few seconds each.
+"""
+
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, STARRY, need
+from images_factory import bad_inputs, good_inputs
+
+pytestmark = pytest.mark.cli
+
+EVAL = str(ROOT / "eval.py")
+
+
+def run(*args, cwd=None, env=None):
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("TRANSFORMNET_CHECKPOINTS", None)
+    result = subprocess.run(
+        [sys.executable, EVAL, *map(str, args)],
+        capture_output=True, text=True, cwd=cwd, env=full_env, timeout=600,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def one_error_line(result, path):
+    """Asserts a non-zero exit and exactly one ``error: <path>: ...`` line; returns it."""
+    assert result.returncode != 0, result
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith(f"error: {path}: "), errors[0]
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """checkpoints/ with a randomly initialised transform net saved as ``random.keras``."""
+    from transformnet.network import build_transform_net
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    build_transform_net(width=0.25).save(folder / "random.keras")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("photo") / "street.jpg"
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, size=(27, 35, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+BAD_CASES = ["missing", "directory", "zero_byte", "text", "bomb", "one_pixel"]
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_photo_is_one_line_before_any_model_loads(case, tmp_path, model_dir):
+    path = bad_inputs(tmp_path / "in")[case]
+    result = run("--model", model_dir / "random.keras", "--image", path, "--output", tmp_path / "out")
+    one_error_line(result, path)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("case", BAD_CASES + ["truncated"])
+def test_bad_painting_is_one_line(case, tmp_path, photo):
+    path = bad_inputs(tmp_path / "in")[case]
+    result = run("--style", path, "--image", photo, "--output", tmp_path / "out.jpg")
+    one_error_line(result, path)
+    assert not (tmp_path / "out.jpg").exists()
+
+
+def test_bad_slow_photo_is_one_line(tmp_path):
+    cases = bad_inputs(tmp_path / "in")
+    painting = tmp_path / "painting.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(painting)
+    for case in ("truncated", "text", "one_pixel"):
+        result = run("--style", painting, "--image", cases[case], "--output", tmp_path / "o.jpg")
+        one_error_line(result, cases[case])
+
+
+def test_fast_path_stylizes_every_kind_of_photo_at_its_size(tmp_path, model_dir):
+    """Gray, RGBA, palette, CMYK, 16-bit, EXIF-rotated, 2x2 and odd sizes all work; a
+    truncated file among them is one error line and the rest are still written."""
+    good = good_inputs(tmp_path / "in")
+    truncated = bad_inputs(tmp_path / "bad")["truncated"]
+    paths = [path for path, _ in good.values()]
+    out = tmp_path / "out"
+    result = run("--model", "random", "--checkpoints", model_dir, "--image", *paths, truncated, "--output", out)
+    one_error_line(result, truncated)
+    for name, (path, (width, height)) in good.items():
+        written = out / f"{path.stem}_random.jpg"
+        assert written.exists(), (name, result.stdout, result.stderr)
+        with Image.open(written) as image:
+            assert image.size == (width, height), name
+            assert image.mode == "RGB"
+    assert not (out / "truncated_random.jpg").exists()
+
+
+def test_single_output_file_and_force(tmp_path, model_dir, photo):
+    target = tmp_path / "styled.png"
+    target.write_bytes(b"old")
+    args = ["--model", model_dir / "random.keras", "--image", photo, "--output", target]
+    result = run(*args)
+    line = one_error_line(result, target)
+    assert "--force" in line
+    assert target.read_bytes() == b"old"
+    result = run(*args, "--force")
+    assert result.returncode == 0, result.stderr
+    with Image.open(target) as image:
+        assert image.format == "PNG" and image.size == (35, 27)
+
+
+def test_default_output_is_stem_model_in_current_folder(tmp_path, model_dir, photo):
+    result = run("--model", model_dir / "random.keras", "--image", photo, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "street_random.jpg").exists()
+    assert "street_random.jpg" in result.stdout
+
+
+def test_output_never_overwrites_an_input(tmp_path, model_dir, photo):
+    copy = tmp_path / "p.jpg"
+    copy.write_bytes(photo.read_bytes())
+    before = copy.read_bytes()
+    for output in (copy, tmp_path / "." / "p.jpg"):
+        result = run("--model", model_dir / "random.keras", "--image", copy, "--output", output, "--force")
+        assert "overwrite the input" in one_error_line(result, output)
+    link = tmp_path / "link.jpg"
+    os.symlink(copy, link)
+    result = run("--model", model_dir / "random.keras", "--image", copy, "--output", link, "--force")
+    assert "overwrite the input" in one_error_line(result, link)
+    # The slow path protects the painting too.
+    result = run("--style", copy, "--image", photo, "--output", copy, "--force")
+    assert "overwrite the input" in one_error_line(result, copy)
+    assert copy.read_bytes() == before
+
+
+def test_two_photos_with_the_same_stem_are_refused(tmp_path, model_dir, photo):
+    (tmp_path / "a").mkdir()
+    other = tmp_path / "a" / "street.png"
+    Image.open(photo).save(other)
+    result = run("--model", model_dir / "random.keras", "--image", photo, other, "--output", tmp_path / "o")
+    assert "would be written here" in one_error_line(result, tmp_path / "o" / "street_random.jpg")
+
+
+def test_one_file_output_for_several_photos_is_refused(tmp_path, model_dir, photo):
+    target = tmp_path / "x.jpg"
+    result = run("--model", model_dir / "random.keras", "--image", photo, photo, "--output", target)
+    one_error_line(result, target)
+
+
+@pytest.mark.parametrize(
+    "name", ["../random", "..", "a..b", ".hidden", "sub/../random", "random.h5", "/etc/passwd", "a b", "-x"]
+)
+def test_model_names_cannot_escape_checkpoints(name, model_dir, photo, tmp_path):
+    result = run("--model=" + name, "--checkpoints", model_dir, "--image", photo, "--output", tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.startswith(f"error: {name}: "), result.stderr
+    assert not list(tmp_path.glob("*.jpg"))
+
+
+def test_symlink_out_of_checkpoints_is_refused(tmp_path, model_dir, photo):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    os.symlink(model_dir / "random.keras", folder / "sneaky.keras")
+    result = run("--model", "sneaky", "--checkpoints", folder, "--image", photo, "--output", tmp_path)
+    assert "outside" in one_error_line(result, "sneaky")
+
+
+def test_unknown_name_lists_available_models(tmp_path, photo):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    for name in ("udnie", "starry", "wave"):
+        (folder / f"{name}.keras").write_bytes(b"")
+    result = run("--model", "monet", "--checkpoints", folder, "--image", photo)
+    line = one_error_line(result, "monet")
+    assert "starry, udnie, wave" in line
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("--model", "monet", "--checkpoints", empty, "--image", photo)
+    assert "none" in one_error_line(result, "monet")
+
+
+def test_path_to_missing_or_wrongly_named_model(tmp_path, photo):
+    result = run("--model", tmp_path / "nope.keras", "--image", photo)
+    one_error_line(result, tmp_path / "nope.keras")
+    other = tmp_path / "model.h5"
+    other.write_bytes(b"x")
+    result = run("--model", other, "--image", photo)
+    assert ".keras" in one_error_line(result, other)
+
+
+def test_corrupt_model_files_are_one_line(tmp_path, model_dir, photo):
+    garbage = tmp_path / "garbage.keras"
+    garbage.write_bytes(os.urandom(2000))
+    result = run("--model", garbage, "--image", photo, "--output", tmp_path)
+    one_error_line(result, garbage)
+    cut = tmp_path / "cut.keras"
+    data = (model_dir / "random.keras").read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    result = run("--model", cut, "--image", photo, "--output", tmp_path)
+    one_error_line(result, cut)
+    wrong = tmp_path / "wrong.keras"
+    with zipfile.ZipFile(wrong, "w") as archive:
+        archive.writestr("config.json", '{"class_name": "Nothing", "config": {}}')
+        archive.writestr("metadata.json", "{}")
+    result = run("--model", wrong, "--image", photo, "--output", tmp_path)
+    one_error_line(result, wrong)
+    assert not list(tmp_path.glob("*.jpg"))
+
+
+def test_model_with_code_is_refused_by_safe_mode(tmp_path, photo):
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    outputs = keras.layers.Lambda(lambda x: x * 0.5)(inputs)
+    path = tmp_path / "lambda.keras"
+    keras.Model(inputs, outputs).save(path)
+    result = run("--model", path, "--image", photo, "--output", tmp_path)
+    one_error_line(result, path)
+    assert not list(tmp_path.glob("*.jpg"))
+
+
+def test_info_prints_metadata(model_dir):
+    result = run("--info", "random", "--checkpoints", model_dir)
+    assert result.returncode == 0, result.stderr
+    assert "parameters: " in result.stdout
+    assert "width: 0.25" in result.stdout
+    assert "keras/keras_version" in result.stdout
+    result = run("--info", "../x", "--checkpoints", model_dir)
+    one_error_line(result, "../x")
+
+
+def test_slow_path_writes_default_name(tmp_path, photo):
+    need(STARRY)
+    result = run("--style", STARRY, "--image", photo, "--size", 32, "--iterations", 3, "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with Image.open(tmp_path / "street_starry_night_gatys.jpg") as image:
+        assert max(image.size) == 32
+    result = run("--style", STARRY, "--image", photo, "--iterations", 1, cwd=tmp_path)
+    assert "--force" in one_error_line(result, "street_starry_night_gatys.jpg")
+
+
+def test_slow_path_bad_vgg_weights(tmp_path, photo):
+    need(STARRY)
+    bad = tmp_path / "vgg.npz"
+    bad.write_text("nope")
+    result = run("--style", STARRY, "--image", photo, "--vgg-weights", bad, "--output", tmp_path / "o.jpg")
+    one_error_line(result, bad)
+
+
+def test_usage_errors_exit_2():
+    assert run("--image", "x.jpg").returncode == 2
+    assert run("--model", "a").returncode == 2
