@@ -23,10 +23,11 @@ def test_files_folders_and_globs(tmp_path):
     c = _touch_image(tmp_path / "other" / "c.png")
     d = _touch_image(tmp_path / "other" / "deep" / "d.jpg")
     (tmp_path / "empty").mkdir()
-    specs = [tmp_path / "shoot", a, str(tmp_path / "other" / "*.png"), str(tmp_path / "other" / "**" / "*.jpg"),
+    specs = [a, tmp_path / "shoot", str(tmp_path / "other" / "*.png"), str(tmp_path / "other" / "**" / "*.jpg"),
              tmp_path / "empty", str(tmp_path / "none" / "*.jpg"), tmp_path / "missing.jpg"]
     paths, problems = pipeline.expand_images(specs)
-    assert paths == [b, a, c, d, str(tmp_path / "missing.jpg")]  # sorted per folder, no duplicates
+    # Folder contents sorted by name; the folder does not repeat the file already named.
+    assert paths == [a, b, c, d, str(tmp_path / "missing.jpg")]
     assert len(problems) == 2
     assert "empty: folder has no image files" in problems[0]
     assert "no files match" in problems[1]

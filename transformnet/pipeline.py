@@ -19,16 +19,19 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".g
 
 
 def expand_images(specs):
-    """Returns (paths, problems): image paths in argument order without duplicates, and one-line
-    messages for folders without images and patterns matching nothing.
+    """Returns (paths, problems): image paths in argument order, and one-line messages for
+    folders without images and patterns matching nothing.
 
-    A literal path that does not exist is passed through, so the image loader reports it.
+    Files found through a folder or a pattern are skipped when already listed (a glob that
+    overlaps a folder); a file named twice literally is kept twice, so the output planner
+    reports the clash instead of silently dropping it. A literal path that does not exist is
+    passed through, so the image loader reports it.
     """
     paths, problems, seen = [], [], set()
 
-    def add(path):
+    def add(path, literal=False):
         key = os.path.realpath(path)
-        if key not in seen:
+        if literal or key not in seen:
             seen.add(key)
             paths.append(path)
 
@@ -51,7 +54,7 @@ def expand_images(specs):
             for path in found:
                 add(path)
         else:
-            add(spec)
+            add(spec, literal=True)
     return paths, problems
 
 
