@@ -181,21 +181,42 @@ def run_fast(args):
     bar = tqdm(total=len(good), unit="image", disable=args.quiet or len(good) < 2)
     for source, target in zip(good, outputs):
         start = time.perf_counter()
+        tiles = _TileBar(source, disable=args.quiet)
         try:
             photo = load_image(source)
-            result = stylize_photo(model, photo, options)
+            result = stylize_photo(model, photo, options, progress=tiles)
         except (ImageError, MemoryError) as error:
+            tiles.close()
             bar.clear()
             _error(error if isinstance(error, ImageError) else f"{source}: out of memory (try --tile or --max-size)")
             status = EXIT_ERROR
             bar.update(1)
             continue
+        tiles.close()
         save_image(target, result)
         seconds = time.perf_counter() - start
         bar.write(f"{target}  ({result.shape[1]}x{result.shape[0]}, {seconds:.1f} s)")
         bar.update(1)
     bar.close()
     return status
+
+
+class _TileBar:
+    """A per-photo tile progress bar, created only when a photo is actually tiled."""
+
+    def __init__(self, source, disable):
+        self.source, self.disable, self.bar = source, disable, None
+
+    def __call__(self, done, total):
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="tile", desc=_stem(self.source), leave=False, disable=self.disable)
+        self.bar.update(done - self.bar.n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _options(args):

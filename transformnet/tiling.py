@@ -24,8 +24,8 @@ Why tiles alone would show seams, and the fix:
      is then run with exactly these statistics. For images up to ``PILOT_PIXELS`` the pilot
      sees the full-resolution image, so the tiled result equals the untiled one (to float
      rounding, ~1e-4 of 255; tests/test_tiling.py). Above it, the statistics are those of the
-     photo at ~2 MP: a deliberate approximation (textures at a 3-4x smaller scale have
-     slightly different feature variances), the same for every tile, so it cannot seam.
+     photo at ~1 MP: a deliberate approximation (textures at a several times smaller
+     scale have slightly different feature variances), the same for every tile, so it cannot seam.
    - Tried and rejected: a refinement pass that accumulates each layer's statistics over the
      full-resolution tiles while running with the pilot statistics. It makes the first layer
      exact but leaves deeper layers' statistics inconsistent with their inputs, and the error
@@ -64,9 +64,10 @@ AUTO_TILE_PIXELS = 2_000_000
 """Images with more pixels than this are tiled automatically; below it the whole image fits in
 about 3 GB (measured, benchmarks/RESULTS.md) and runs untiled."""
 
-PILOT_PIXELS = AUTO_TILE_PIXELS
-"""Pixel budget of the whole-image pilot pass that fixes the norm statistics: as large as fits
-untiled, since the statistics approach the full-resolution ones as the pilot grows."""
+PILOT_PIXELS = 1_000_000
+"""Pixel budget of the whole-image pilot pass that fixes the norm statistics. Larger pilots
+approach the full-resolution statistics, but the pilot runs untiled: 1 MP costs ~1.4 GB,
+2 MP ~2.3 GB, which pushed a 24 MP photo to 3.3 GB peak (benchmarks/RESULTS.md)."""
 
 
 class _FixedStatsNorm(layers.Layer):
@@ -148,7 +149,7 @@ class TiledStylizer:
         """Stylizes ``image`` (H, W, 3, 0..255) tile by tile; returns float32 (H, W, 3).
 
         ``stats``: use these per-layer (mean, variance) instead of computing them.
-        ``progress``: optional callable(n) called after each tile (e.g. a tqdm's update).
+        ``progress``: optional callable(done, total) called after each tile.
         """
         tile = _check_tile(tile)
         image = np.asarray(image)
@@ -157,7 +158,8 @@ class TiledStylizer:
             stats = self.pilot_statistics(image)
         self._set_statistics(stats)
         canvas = np.zeros((h, w, 3), np.float32)
-        for window, core in _tiles((h, w), tile):
+        tiles = list(_tiles((h, w), tile))
+        for done, (window, core) in enumerate(tiles, 1):
             (y0, y1, x0, x1) = window
             out = self.fixed_model.predict_on_batch(image[None, y0:y1, x0:x1].astype("float32"))[0]
             wy = _ramp(core[0], core[1], h, y0, y1)
@@ -172,7 +174,7 @@ class TiledStylizer:
                 out[sy, sx] * weight[sy, sx]
             )
             if progress is not None:
-                progress(1)
+                progress(done, len(tiles))
         return canvas
 
     def tile_count(self, shape, tile=DEFAULT_TILE):
