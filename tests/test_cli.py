@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, STARRY, need
+from conftest import NPZ, ROOT, STARRY, need
 from images_factory import bad_inputs, good_inputs
 
 pytestmark = pytest.mark.cli
@@ -82,10 +82,17 @@ def test_bad_painting_is_one_line(case, tmp_path, photo):
 def test_bad_slow_photo_is_one_line(tmp_path):
     cases = bad_inputs(tmp_path / "in")
     painting = tmp_path / "painting.png"
-    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(painting)
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(painting)
     for case in ("truncated", "text", "one_pixel"):
         result = run("--style", painting, "--image", cases[case], "--output", tmp_path / "o.jpg")
         one_error_line(result, cases[case])
+    # 2x2 is a fine photo for the fast path, but VGG16 has nothing left of it after pooling.
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tiny)
+    result = run("--style", painting, "--image", tiny, "--output", tmp_path / "o.jpg")
+    assert "too small" in one_error_line(result, tiny)
+    result = run("--style", tiny, "--image", painting, "--output", tmp_path / "o.jpg")
+    assert "too small" in one_error_line(result, tiny)
 
 
 def test_fast_path_stylizes_every_kind_of_photo_at_its_size(tmp_path, model_dir):
@@ -242,7 +249,8 @@ def test_info_prints_metadata(model_dir):
 
 def test_slow_path_writes_default_name(tmp_path, photo):
     need(STARRY)
-    result = run("--style", STARRY, "--image", photo, "--size", 32, "--iterations", 3, "--quiet", cwd=tmp_path)
+    weights = ["--vgg-weights", need(NPZ)]
+    result = run("--style", STARRY, "--image", photo, "--size", 32, "--iterations", 3, "--quiet", *weights, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     with Image.open(tmp_path / "street_starry_night_gatys.jpg") as image:
         assert max(image.size) == 32

@@ -47,6 +47,7 @@ def test_reflection_padding_wider_than_image_repeats_reflection(rng):
 def test_summary_and_parameter_count(net, capsys):
     net.summary(line_length=110)
     printed = capsys.readouterr().out
+    print(printed)  # shown with `pytest -s` or -rP
     assert "reflection_padding2d" in printed.lower() or "ReflectionPadding2D" in printed
     assert "InstanceNormalization" in printed
     params = net.count_params()

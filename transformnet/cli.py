@@ -28,6 +28,7 @@ from .pipeline import expand_images
 EXIT_OK = 0
 EXIT_ERROR = 1  # a file could not be used, or a run failed
 EXIT_USAGE = 2  # argparse's status for a malformed command line
+SLOW_MIN_SIDE = 16
 
 
 class CLIError(Exception):
@@ -316,6 +317,13 @@ def run_slow(args):
     painting = load_image(args.style)
     photo = resize_to_max_side(load_image(photo_path), args.size)
     painting = resize_to_max_side(painting, args.style_size or args.size)
+    # VGG16 pools three times before relu4_3: smaller images leave no feature map to compare.
+    for path, array in ((photo_path, photo), (args.style, painting)):
+        if min(array.shape[:2]) < SLOW_MIN_SIDE:
+            raise CLIError(
+                f"{path}: {array.shape[1]}x{array.shape[0]} pixels (after scaling) is too small "
+                f"for the slow path; need at least {SLOW_MIN_SIDE} pixels on the shorter side"
+            )
 
     _quiet_backend_logs()
     from tqdm import tqdm
