@@ -85,8 +85,10 @@ class _FixedStatsNorm(layers.Layer):
         self.shift = self.add_weight(name="shift", shape=(channels,), trainable=False)
         self.mean = self.add_weight(name="mean", shape=(channels,), trainable=False, initializer="zeros")
         self.variance = self.add_weight(name="variance", shape=(channels,), trainable=False, initializer="ones")
-        self.scale.assign(source.scale)
-        self.shift.assign(source.shift)
+        # Copies through numpy: on JAX, assigning the Variable itself would share one buffer
+        # that a jitted predict of the other model may donate (delete).
+        self.scale.assign(ops.convert_to_numpy(source.scale))
+        self.shift.assign(ops.convert_to_numpy(source.shift))
         self.built = True
 
     def call(self, x):
@@ -111,7 +113,8 @@ def _norm_layers(model):
 class TiledStylizer:
     """Runs one transform net on tiles with whole-image instance-norm statistics.
 
-    Build once per model (it clones the graph), then call ``stylize`` for any number of images.
+    Build once per model (it clones the graph and copies the norm layers' scale/shift, so build it
+    after the weights are final), then call ``stylize`` for any number of images.
     """
 
     def __init__(self, model):
