@@ -148,6 +148,7 @@ def run_fast(args):
     if args.export is not None:
         return run_export(args)
     model_path, model_name = resolve_model(args.model, args.checkpoints)
+    check_archive(model_path)
     options = _options(args)
     images, problems = expand_images(args.image)
     good = []
@@ -237,6 +238,7 @@ def run_video(args):
     from .video import VideoError, probe, stylize_video
 
     model_path, model_name = resolve_model(args.model, args.checkpoints)
+    check_archive(model_path)
     options = _options(args)
     source = args.video
     try:
@@ -272,6 +274,7 @@ def run_export(args):
     from .export import ExportError, export_model
 
     model_path, model_name = resolve_model(args.model, args.checkpoints)
+    check_archive(model_path)
     _quiet_backend_logs()
     from .fast import load_transform_model
 
