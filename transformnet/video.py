@@ -1,8 +1,8 @@
 """Stylizing a video frame by frame, keeping its frame rate and its audio track.
 
-Decoding and encoding use imageio-ffmpeg (the ffmpeg layer under imageio, used directly: frames
-stream as raw RGB bytes without imageio's plugin machinery), which ships its own static ffmpeg binary, so nothing
-has to be installed system-wide. Frames are decoded as RGB24, stylized one at a time (memory
+Decoding and encoding use imageio-ffmpeg (the ffmpeg layer under imageio, used directly:
+frames stream as raw RGB bytes without imageio's plugin machinery). It ships its own static
+ffmpeg binary, so nothing has to be installed system-wide. Frames are decoded as RGB24, stylized one at a time (memory
 stays one frame), and encoded as H.264 (yuv420p, the format every player accepts) at the
 input's frame rate. If the input has an audio track it is then muxed in from the input
 unchanged (stream copy; re-encoded as AAC only if the container refuses the original codec).
