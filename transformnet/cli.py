@@ -23,6 +23,7 @@ import time
 from . import config
 from .fast import ModelError, check_archive, default_checkpoint_dir, resolve_model
 from .images import ImageError, load_image, probe_image, resize_to_max_side
+from .pipeline import expand_images
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a file could not be used, or a run failed
@@ -143,21 +144,28 @@ def _quiet_backend_logs():
 
 
 def run_fast(args):
+    if args.video is not None:
+        return run_video(args)
+    if args.export is not None:
+        return run_export(args)
     model_path, model_name = resolve_model(args.model, args.checkpoints)
     check_archive(model_path)
-    problems = []
-    for path in args.image:
+    options = _options(args)
+    images, problems = expand_images(args.image)
+    good = []
+    for path in images:
         try:
             probe_image(path)
+            good.append(path)
         except ImageError as error:
             problems.append(str(error))
-    if problems:
-        for problem in problems:
-            _error(problem)
+    for problem in problems:  # one line each; the other photos are still stylized
+        _error(problem)
+    if not good:
         return EXIT_ERROR
     suffix = config.OUTPUT_SUFFIX
     outputs = plan_outputs(
-        args.image,
+        good,
         args.output,
         lambda path: f"{_stem(path)}_{model_name}{suffix}",
         protected=[model_path],
@@ -165,24 +173,119 @@ def run_fast(args):
     )
 
     _quiet_backend_logs()
-    from .fast import load_transform_model, stylize_array
+    from tqdm import tqdm
+
+    from .fast import load_transform_model
     from .images import save_image
+    from .pipeline import stylize_photo
 
     model = load_transform_model(model_path)
-    status = EXIT_OK
-    for source, target in zip(args.image, outputs):
+    status = EXIT_ERROR if problems else EXIT_OK
+    bar = tqdm(total=len(good), unit="image", disable=args.quiet or len(good) < 2)
+    for source, target in zip(good, outputs):
         start = time.perf_counter()
+        tiles = _TileBar(source, disable=args.quiet)
         try:
             photo = load_image(source)
-        except ImageError as error:
-            _error(error)
+            result = stylize_photo(model, photo, options, progress=tiles)
+        except (ImageError, MemoryError) as error:
+            tiles.close()
+            bar.clear()
+            _error(error if isinstance(error, ImageError) else f"{source}: out of memory (try --tile or --max-size)")
             status = EXIT_ERROR
+            bar.update(1)
             continue
-        result = stylize_array(model, photo)
+        tiles.close()
         save_image(target, result)
         seconds = time.perf_counter() - start
-        print(f"{target}  ({result.shape[1]}x{result.shape[0]}, {seconds:.1f} s)", flush=True)
+        bar.write(f"{target}  ({result.shape[1]}x{result.shape[0]}, {seconds:.1f} s)")
+        bar.update(1)
+    bar.close()
     return status
+
+
+class _TileBar:
+    """A per-photo tile progress bar, created only when a photo is actually tiled."""
+
+    def __init__(self, source, disable):
+        self.source, self.disable, self.bar = source, disable, None
+
+    def __call__(self, done, total):
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="tile", desc=_stem(self.source), leave=False, disable=self.disable)
+        self.bar.update(done - self.bar.n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _options(args):
+    from .pipeline import Options
+
+    options = Options(
+        tile=args.tile, max_size=args.max_size, preserve_color=args.preserve_color, strength=args.strength
+    )
+    problem = options.check()
+    if problem:
+        raise CLIError(problem)
+    return options
+
+
+def run_video(args):
+    """``--model M --video IN --output OUT``: every frame through the fast pipeline."""
+    from .video import VideoError, probe, stylize_video
+
+    model_path, model_name = resolve_model(args.model, args.checkpoints)
+    check_archive(model_path)
+    options = _options(args)
+    source = args.video
+    try:
+        probe(source)
+    except VideoError as error:
+        raise CLIError(str(error)) from None
+    target = args.output or f"{_stem(source)}_{model_name}.mp4"
+    if os.path.isdir(target):
+        target = os.path.join(target, f"{_stem(source)}_{model_name}.mp4")
+    if os.path.splitext(target)[1].lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
+        raise CLIError(f"{target}: output video must end in .mp4, .mov, .mkv or .m4v")
+    if _same_file(source, target) or os.path.realpath(source) == os.path.realpath(target):
+        raise CLIError(f"{target}: output would overwrite the input {source}; choose another --output")
+    if os.path.exists(target) and not args.force:
+        raise CLIError(f"{target}: output already exists (use --force to overwrite)")
+
+    _quiet_backend_logs()
+    from .fast import load_transform_model
+    from .pipeline import stylize_photo
+
+    model = load_transform_model(model_path)
+    start = time.perf_counter()
+    try:
+        frames = stylize_video(source, target, lambda frame: stylize_photo(model, frame, options), not args.quiet)
+    except VideoError as error:
+        raise CLIError(str(error)) from None
+    print(f"{target}  ({frames} frames, {time.perf_counter() - start:.1f} s)", flush=True)
+    return EXIT_OK
+
+
+def run_export(args):
+    """``--model M --export DIR --format savedmodel|tflite|onnx``."""
+    from .export import ExportError, export_model
+
+    model_path, model_name = resolve_model(args.model, args.checkpoints)
+    check_archive(model_path)
+    _quiet_backend_logs()
+    from .fast import load_transform_model
+
+    model = load_transform_model(model_path)
+    try:
+        path = export_model(model, args.export, model_name, args.format, force=args.force)
+    except ExportError as error:
+        raise CLIError(str(error)) from None
+    print(path, flush=True)
+    return EXIT_OK
 
 
 def run_info(args):
@@ -324,6 +427,14 @@ def build_parser():
         default=None,
         help="where --model NAME looks (default: $TRANSFORMNET_CHECKPOINTS or ./checkpoints)",
     )
+    real = parser.add_argument_group("fast path extras (--model)")
+    real.add_argument("--tile", type=int, metavar="PX", help="stylize in overlapping tiles of PX pixels (automatic above 2 megapixels); bounds memory for huge photos")
+    real.add_argument("--max-size", type=int, metavar="PX", help="downscale photos so the longer side is at most PX before stylizing")
+    real.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take only the stylized luminance")
+    real.add_argument("--strength", type=float, default=1.0, metavar="0..1", help="blend with the original photo: 0 = photo, 1 = full style (default %(default)s)")
+    real.add_argument("--video", metavar="IN.mp4", help="stylize a video frame by frame (keeps frame rate and audio); --output OUT.mp4")
+    real.add_argument("--export", metavar="DIR", help="write the model for serving/mobile into DIR instead of stylizing")
+    real.add_argument("--format", choices=("savedmodel", "tflite", "onnx"), default="savedmodel", help="--export format (default %(default)s)")
     slow = parser.add_argument_group("slow path (--style)")
     slow.add_argument("--size", type=int, default=config.SLOW_SIZE, help="longer side of the result in pixels (default %(default)s)")
     slow.add_argument("--style-size", type=int, default=None, help="longer side the painting is scaled to (default: --size)")
@@ -342,7 +453,12 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.info is None and not args.image:
+    extra = args.video is not None or args.export is not None
+    if extra and args.model is None:
+        parser.error("--video and --export need --model")
+    if extra and args.image:
+        parser.error("--video and --export take no --image")
+    if args.info is None and not args.image and not extra:
         parser.error("--image is required with --model and --style")
     if args.info is not None and args.image:
         parser.error("--info takes no --image")

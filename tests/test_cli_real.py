@@ -1,0 +1,86 @@
+"""eval.py's real-use flags end to end: folders/globs, tiling, --max-size, colour, strength,
+video and export (subprocesses, marked ``cli``)."""
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from images_factory import bad_inputs
+from test_cli import model_dir, one_error_line, run  # noqa: F401 (fixtures)
+from test_video import _make_clip
+
+pytestmark = pytest.mark.cli
+
+
+def _photo(path, size):
+    rng = np.random.default_rng(sum(size))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_folder_glob_and_a_bad_file(tmp_path, model_dir):  # noqa: F811
+    a = _photo(tmp_path / "shoot" / "a.png", (40, 30))
+    b = _photo(tmp_path / "shoot" / "b.jpg", (23, 51))
+    c = _photo(tmp_path / "more" / "c.png", (64, 64))
+    truncated = tmp_path / "shoot" / "truncated.jpg"  # a broken .jpg among good ones
+    shutil.copy(bad_inputs(tmp_path / "bad")["truncated"], truncated)
+    out = tmp_path / "out"
+    result = run("--model", "random", "--checkpoints", model_dir, "--image", tmp_path / "shoot",
+                 tmp_path / "more" / "*.png", "--output", out, "--quiet")
+    one_error_line(result, truncated)
+    for source in (a, b, c):
+        with Image.open(out / f"{source.stem}_random.jpg") as image, Image.open(source) as original:
+            assert image.size == original.size
+    assert not (out / f"{truncated.stem}_random.jpg").exists()
+
+
+def test_only_bad_inputs_write_nothing(tmp_path, model_dir):  # noqa: F811
+    (tmp_path / "empty").mkdir()
+    result = run("--model", "random", "--checkpoints", model_dir, "--image", tmp_path / "empty",
+                 "--output", tmp_path / "out")
+    one_error_line(result, tmp_path / "empty")
+    assert not (tmp_path / "out").exists()
+
+
+def test_tile_max_size_strength_and_colour(tmp_path, model_dir):  # noqa: F811
+    photo = _photo(tmp_path / "p.png", (150, 110))
+    common = ["--model", "random", "--checkpoints", model_dir, "--image", photo]
+    assert run(*common, "--output", tmp_path / "untiled.png").returncode == 0
+    assert run(*common, "--tile", 64, "--output", tmp_path / "tiled.png").returncode == 0
+    untiled = np.asarray(Image.open(tmp_path / "untiled.png"), int)
+    tiled = np.asarray(Image.open(tmp_path / "tiled.png"), int)
+    assert tiled.shape == untiled.shape == (110, 150, 3)
+    assert np.abs(tiled - untiled).max() <= 1
+    assert run(*common, "--max-size", 75, "--output", tmp_path / "small.png").returncode == 0
+    assert Image.open(tmp_path / "small.png").size == (75, 55)
+    assert run(*common, "--strength", 0, "--preserve-color", "--output", tmp_path / "s0.png").returncode == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "s0.png")), np.asarray(Image.open(photo)))
+    bad = run(*common, "--strength", 2, "--output", tmp_path / "s2.png")
+    assert bad.returncode != 0 and "error: --strength must be between 0 and 1" in bad.stderr
+
+
+def test_video_with_audio(tmp_path, model_dir):  # noqa: F811
+    from transformnet import video
+
+    clip = tmp_path / "clip.mp4"
+    _make_clip(clip, audio=True, fps=10, seconds=1, size="48x32")
+    out = tmp_path / "styled.mp4"
+    result = run("--model", "random", "--checkpoints", model_dir, "--video", clip, "--output", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    meta = video.probe(out)
+    assert meta["fps"] == 10 and meta["size"] == (48, 32) and meta.get("audio_codec")
+    again = run("--model", "random", "--checkpoints", model_dir, "--video", clip, "--output", out)
+    one_error_line(again, out)
+    same = run("--model", "random", "--checkpoints", model_dir, "--video", clip, "--output", clip, "--force")
+    one_error_line(same, clip)
+
+
+def test_export_cli(tmp_path, model_dir):  # noqa: F811
+    result = run("--model", "random", "--checkpoints", model_dir, "--export", tmp_path / "exp", "--format", "onnx")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "exp" / "random.onnx").is_file()
+    again = run("--model", "random", "--checkpoints", model_dir, "--export", tmp_path / "exp", "--format", "onnx")
+    one_error_line(again, tmp_path / "exp" / "random.onnx")

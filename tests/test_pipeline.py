@@ -1,0 +1,57 @@
+"""Which files --image means, and the per-photo pipeline."""
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from transformnet import pipeline
+from transformnet.network import build_transform_net
+
+
+def _touch_image(path, size=(12, 10)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, (10, 20, 30)).save(path)
+    return str(path)
+
+
+def test_files_folders_and_globs(tmp_path):
+    a = _touch_image(tmp_path / "shoot" / "b.jpg")
+    b = _touch_image(tmp_path / "shoot" / "a.PNG")
+    (tmp_path / "shoot" / "notes.txt").write_text("x")
+    (tmp_path / "shoot" / "sub").mkdir()
+    c = _touch_image(tmp_path / "other" / "c.png")
+    d = _touch_image(tmp_path / "other" / "deep" / "d.jpg")
+    (tmp_path / "empty").mkdir()
+    specs = [a, tmp_path / "shoot", str(tmp_path / "other" / "*.png"), str(tmp_path / "other" / "**" / "*.jpg"),
+             tmp_path / "empty", str(tmp_path / "none" / "*.jpg"), tmp_path / "missing.jpg"]
+    paths, problems = pipeline.expand_images(specs)
+    # Folder contents sorted by name; the folder does not repeat the file already named.
+    assert paths == [a, b, c, d, str(tmp_path / "missing.jpg")]
+    assert len(problems) == 2
+    assert "empty: folder has no image files" in problems[0]
+    assert "no files match" in problems[1]
+
+
+def test_options_check():
+    assert pipeline.Options().check() is None
+    assert "--strength" in pipeline.Options(strength=1.5).check()
+    assert "--tile" in pipeline.Options(tile=10).check()
+    assert "--max-size" in pipeline.Options(max_size=1).check()
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(4)
+    return build_transform_net(width=0.25)
+
+
+def test_stylize_photo_options(model):
+    photo = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    full = pipeline.stylize_photo(model, photo)
+    assert full.shape == photo.shape and full.dtype == np.uint8
+    np.testing.assert_array_equal(pipeline.stylize_photo(model, photo, pipeline.Options(strength=0.0)), photo)
+    small = pipeline.stylize_photo(model, photo, pipeline.Options(max_size=35))
+    assert small.shape == (25, 35, 3)
+    tiled = pipeline.stylize_photo(model, photo, pipeline.Options(tile=64))
+    assert np.abs(tiled.astype(int) - full.astype(int)).max() <= 1

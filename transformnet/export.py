@@ -1,0 +1,185 @@
+"""Exporting a transform net for serving and mobile: TF SavedModel, TFLite, ONNX.
+
+All three take and return float32 RGB 0..255 images of shape (1, H, W, 3) with H and W
+dynamic (any size from 8 x 8 up), computing exactly what the Keras model computes.
+
+- ``savedmodel``: Keras 3 ``model.export(dir, format="tf_saved_model")``; signature
+  ``serving_default`` / endpoint ``serve``. Runs with TensorFlow (``tf.saved_model.load``).
+- ``tflite``: converted from that SavedModel with ``tf.lite.TFLiteConverter`` (float32, builtin
+  ops only, so the plain TFLite/LiteRT interpreter runs it). For another size call
+  ``interpreter.resize_tensor_input(0, [1, H, W, 3])`` then ``allocate_tensors()``.
+- ``onnx``: Keras 3 ``model.export(path, format="onnx")`` (tf2onnx under the TF backend).
+  Runs with onnxruntime.
+
+TensorFlow is imported lazily, only here: stylizing itself runs on any Keras backend.
+"""
+
+import os
+import shutil
+import tempfile
+
+FORMATS = ("savedmodel", "tflite", "onnx")
+
+
+class ExportError(ValueError):
+    """An export that cannot be done; ``str()`` is one line naming the target."""
+
+
+def export_path(directory, name, fmt):
+    """Where ``fmt`` is written inside ``directory``: NAME_savedmodel/, NAME.tflite, NAME.onnx."""
+    suffix = {"savedmodel": "_savedmodel", "tflite": ".tflite", "onnx": ".onnx"}[fmt]
+    return os.path.join(directory, name + suffix)
+
+
+def _replace(tmp, target):
+    """Moves a finished file or folder onto ``target`` (atomic for files; folders are swapped)."""
+    if os.path.isdir(target) and not os.path.islink(target):
+        old = target + ".old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
+
+
+def _saved_model(model, path):
+    keras_model_export(model, path, "tf_saved_model")
+
+
+def _export_ready(model):
+    """A clone (sharing all weights) whose reflection padding suits the exporters.
+
+    The Keras layer pads by gathering reflected indices when H and W are unknown at trace
+    time (so that 1-pixel feature maps work). Exported, that form breaks twice: tf2onnx
+    converts the integer floor-mod of negative indices as truncating division (wrong pixels
+    in onnxruntime), and TensorFlow loses the static channel count, which TFLite's Conv2D
+    refuses. The clone uses the backend's mirror pad (ONNX Pad mode=reflect, TFLite
+    MIRROR_PAD) followed by a free reshape that restates the channel count. Cost: exported
+    models need H and W of at least 8 pixels (mirror padding needs pad < side).
+    """
+    import keras
+    from keras import ops
+
+    from .network import ReflectionPadding2D
+
+    class MirrorPadding(ReflectionPadding2D):
+        def call(self, x):
+            channels = x.shape[-1]
+            p = self.padding
+            y = ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+            shape = ops.shape(y)
+            return ops.reshape(y, (-1, shape[1], shape[2], channels))
+
+    def clone(layer):
+        if isinstance(layer, ReflectionPadding2D):
+            return MirrorPadding(layer.padding, name=layer.name)
+        return layer
+
+    clone = keras.models.clone_model(model, clone_function=clone)
+    clone(ops.zeros((1, 16, 16, 3)))  # the ONNX exporter wants a model that has been called
+    return clone
+
+
+MIN_SIDE = 8
+"""Smallest H or W an exported model accepts (see ``_export_ready``)."""
+
+
+def keras_model_export(model, path, fmt):
+    import contextlib
+    import io
+
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ExportError(f"{path}: export needs the TensorFlow backend (KERAS_BACKEND=tensorflow)")
+    model = _export_ready(model)
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the signature; keep stdout clean
+        model.export(path, format=fmt, verbose=False)
+
+
+def _tflite(model, path, workdir):
+    import tensorflow as tf
+
+    saved = os.path.join(workdir, "saved_model")
+    _saved_model(model, saved)
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    with open(path, "wb") as handle:
+        handle.write(converter.convert())
+
+
+def export_model(model, directory, name, fmt, force=False):
+    """Writes ``model`` in format ``fmt`` under ``directory``; returns the path written."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
+    target = export_path(directory, name, fmt)
+    if os.path.exists(target) and not force:
+        raise ExportError(f"{target}: already exists (use --force to overwrite)")
+    os.makedirs(directory, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=".tmp-export-", dir=directory)
+    try:
+        tmp = os.path.join(work, os.path.basename(target))
+        if fmt == "savedmodel":
+            _saved_model(model, tmp)
+        elif fmt == "tflite":
+            _tflite(model, tmp, work)
+        else:
+            keras_model_export(model, tmp, "onnx")
+        _replace(tmp, target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+# --- running exported files with their own runtimes (tests, benchmarks) ---------------------
+
+
+def load_runner(path):
+    """Returns ``run(batch) -> numpy`` for an exported file, using that format's own runtime."""
+    import numpy as np
+
+    if os.path.isdir(path):
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(path)
+        serve = loaded.signatures["serving_default"]
+
+        def run(batch):
+            out = serve(tf.constant(np.asarray(batch, np.float32)))
+            return next(iter(out.values())).numpy()
+
+        return run
+    if path.endswith(".tflite"):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            import tensorflow as tf
+
+            Interpreter = tf.lite.Interpreter
+        interpreter = Interpreter(model_path=path, num_threads=os.cpu_count())
+        shape = [None]
+
+        def run(batch):
+            batch = np.asarray(batch, np.float32)
+            index = interpreter.get_input_details()[0]["index"]
+            if shape[0] != batch.shape:
+                interpreter.resize_tensor_input(index, batch.shape, strict=False)
+                interpreter.allocate_tensors()
+                shape[0] = batch.shape
+            interpreter.set_tensor(index, batch)
+            interpreter.invoke()
+            return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+        return run
+    if path.endswith(".onnx"):
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+
+        def run(batch):
+            return session.run(None, {name: np.asarray(batch, np.float32)})[0]
+
+        return run
+    raise ExportError(f"{path}: not an exported model (a SavedModel folder, .tflite or .onnx)")

@@ -1,0 +1,108 @@
+"""What happens to each photo between loading and saving, and which files are photos.
+
+- :func:`expand_images`: ``--image`` arguments may be files, folders (their image files, not
+  recursive, sorted by name) and glob patterns (``'shots/*.jpg'``, ``'**'`` recursive), so a
+  whole shoot is one command; mixed sizes are fine because each photo runs at its own size.
+- :class:`Options` + :func:`stylize_photo`: optional ``--max-size`` downscale, then the network
+  (tiled above ``tiling.AUTO_TILE_PIXELS`` or with ``--tile``), then ``--preserve-color`` and
+  ``--strength``, then one rounding to uint8.
+"""
+
+import glob
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
+"""Files a folder contributes; anything else in it (sidecars, .xmp, videos) is left alone."""
+
+
+def expand_images(specs):
+    """Returns (paths, problems): image paths in argument order, and one-line messages for
+    folders without images and patterns matching nothing.
+
+    Files found through a folder or a pattern are skipped when already listed (a glob that
+    overlaps a folder); a file named twice literally is kept twice, so the output planner
+    reports the clash instead of silently dropping it. A literal path that does not exist is
+    passed through, so the image loader reports it.
+    """
+    paths, problems, seen = [], [], set()
+
+    def add(path, literal=False):
+        key = os.path.realpath(path)
+        if literal or key not in seen:
+            seen.add(key)
+            paths.append(path)
+
+    for spec in map(os.fspath, specs):
+        if os.path.isdir(spec):
+            found = sorted(
+                os.path.join(spec, name)
+                for name in os.listdir(spec)
+                if name.lower().endswith(IMAGE_SUFFIXES) and not name.startswith(".")
+                and os.path.isfile(os.path.join(spec, name))
+            )
+            if not found:
+                problems.append(f"{spec}: folder has no image files ({', '.join(IMAGE_SUFFIXES[:3])}, ...)")
+            for path in found:
+                add(path)
+        elif not os.path.exists(spec) and glob.has_magic(spec):
+            found = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
+            if not found:
+                problems.append(f"{spec}: no files match this pattern")
+            for path in found:
+                add(path)
+        else:
+            add(spec, literal=True)
+    return paths, problems
+
+
+@dataclass
+class Options:
+    """How to stylize: see ``eval.py --help`` for each flag."""
+
+    tile: int = None  # force tiling with this core tile size (px)
+    max_size: int = None  # downscale so the longer side is at most this (px)
+    preserve_color: bool = False
+    strength: float = 1.0
+
+    def check(self):
+        """Returns a one-line problem with the options, or None."""
+        from .tiling import BLEND
+
+        if self.tile is not None and self.tile < 2 * BLEND:
+            return f"--tile must be at least {2 * BLEND} pixels, not {self.tile}"
+        if self.max_size is not None and self.max_size < 2:
+            return f"--max-size must be at least 2 pixels, not {self.max_size}"
+        if not 0.0 <= self.strength <= 1.0:
+            return f"--strength must be between 0 and 1, not {self.strength}"
+        return None
+
+
+def predict(model, image):
+    """Whole-image forward pass through the compiled predict function (float32 out)."""
+    return model.predict_on_batch(np.asarray(image, np.float32)[None])[0]
+
+
+def stylize_photo(model, photo, options=None, progress=None):
+    """RGB uint8 photo -> stylized RGB uint8 at the photo's size (or its --max-size size)."""
+    from .color import finish
+    from .images import resize_to_max_side
+    from .tiling import stylize_large
+
+    options = options or Options()
+    photo = resize_to_max_side(photo, options.max_size)
+    stylized = stylize_large(model, photo, tile=options.tile, untiled=predict, progress=progress)
+    return _to_uint8(finish(photo, stylized, options.preserve_color, options.strength))
+
+
+def _to_uint8(array):
+    """Rounds and clips float RGB to uint8 in place: a 24 MP float32 image is 288 MB, so the
+    usual ``np.clip(a + 0.5, ...)`` would hold two more copies at the memory peak."""
+    if array.dtype == np.uint8:
+        return array
+    array = np.asarray(array, np.float32)
+    np.add(array, 0.5, out=array)
+    np.clip(array, 0, 255, out=array)
+    return array.astype(np.uint8)
