@@ -113,3 +113,8 @@ there); $TRANSFORMNET_CHECKPOINTS or --checkpoints point elsewhere."""
 
 OUTPUT_SUFFIX = ".jpg"
 """Implementation: default output format; JPEG quality 95 keeps brush strokes, files stay small."""
+
+# --- Stylizing large photos (tiling.py) ----------------------------------------------------
+TILE_BLEND = 32
+"""Implementation: width in pixels of the raised-cosine cross-fade between neighbouring tiles;
+a tile's core must be at least twice this wide."""

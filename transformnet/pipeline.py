@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import config
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
 """Files a folder contributes; anything else in it (sidecars, .xmp, videos) is left alone."""
 
@@ -69,10 +71,10 @@ class Options:
 
     def check(self):
         """Returns a one-line problem with the options, or None."""
-        from .tiling import BLEND
-
-        if self.tile is not None and self.tile < 2 * BLEND:
-            return f"--tile must be at least {2 * BLEND} pixels, not {self.tile}"
+        # config, not tiling: checking flags must not import Keras (cli.py checks before loading).
+        minimum = 2 * config.TILE_BLEND
+        if self.tile is not None and self.tile < minimum:
+            return f"--tile must be at least {minimum} pixels, not {self.tile}"
         if self.max_size is not None and self.max_size < 2:
             return f"--max-size must be at least 2 pixels, not {self.max_size}"
         if not 0.0 <= self.strength <= 1.0:

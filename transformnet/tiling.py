@@ -47,13 +47,14 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from . import config
 from .network import InstanceNormalization
 
 HALO = 96
 """Discarded context on each side of a tile: receptive-field radius (~56 px) + BLEND/2, rounded up
 to a multiple of 4 with margin."""
 
-BLEND = 32
+BLEND = config.TILE_BLEND
 """Width in pixels of the raised-cosine cross-fade between neighbouring tiles."""
 
 DEFAULT_TILE = 768
