@@ -125,25 +125,21 @@ def load_image(path):
     return array
 
 
+def resize_longer_side(array, size):
+    """Resizes (up or down, Lanczos) so the longer side is ``size``; keeps aspect."""
+    h, w = array.shape[:2]
+    scale = size / max(h, w)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if new == (w, h):
+        return array
+    return np.asarray(Image.fromarray(array).resize(new, Image.Resampling.LANCZOS))
+
+
 def resize_to_max_side(array, max_side):
     """Downscales (never upscales) so the longer side is at most ``max_side``; keeps aspect."""
-    h, w = array.shape[:2]
-    if max_side is None or max(h, w) <= max_side:
+    if max_side is None or max(array.shape[:2]) <= max_side:
         return array
-    scale = max_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(array).resize(size, Image.Resampling.LANCZOS))
-
-
-def resize_short_side_and_crop(array, size):
-    """Resizes the shorter side to ``size`` then centre-crops to ``size`` x ``size``."""
-    h, w = array.shape[:2]
-    scale = size / min(h, w)
-    new = (max(size, round(w * scale)), max(size, round(h * scale)))
-    image = Image.fromarray(array).resize(new, Image.Resampling.BICUBIC)
-    left = (new[0] - size) // 2
-    top = (new[1] - size) // 2
-    return np.asarray(image.crop((left, top, left + size, top + size)))
+    return resize_longer_side(array, max_side)
 
 
 def to_uint8(array):

@@ -69,7 +69,7 @@ def build_parser():
     p.add_argument("--workers", type=int, default=config.DATA_WORKERS, help="photo decoding threads (0 = one per core)")
     p.add_argument("--cache-mb", type=int, default=config.DATA_CACHE_MB, help="RAM for decoded photos")
     p.add_argument("--validation-photos", type=int, default=config.VALIDATION_PHOTOS, help="photos held out for validation")
-    p.add_argument("--output", default="checkpoints", help="folder of the exported NAME.keras")
+    p.add_argument("--output", default=config.CHECKPOINT_DIR, help="folder of the exported NAME.keras")
     p.add_argument("--force", action="store_true", help="overwrite an existing OUTPUT/NAME.keras")
     return p
 
@@ -143,18 +143,6 @@ def sha256_of(path):
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def resize_longer_side(array, size):
-    """Painting resized (up or down) so its longer side is ``size`` (config.STYLE_SIZE)."""
-    from PIL import Image
-
-    h, w = array.shape[:2]
-    scale = size / max(h, w)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    if new == (w, h):
-        return array
-    return np.asarray(Image.fromarray(array).resize(new, Image.Resampling.LANCZOS))
 
 
 def loss_names(style_layers):
@@ -439,7 +427,7 @@ def train(settings, out=print):
 
     from .data import Prefetcher, open_data
     from .model_file import export_model
-    from .images import load_image
+    from .images import load_image, resize_longer_side
     from .losses import PerceptualLoss
     from .network import build_transform_net
     from .summaries import SummaryWriter
