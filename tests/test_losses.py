@@ -46,7 +46,7 @@ def test_content_loss_is_mean_squared_difference(rng):
 def test_style_loss_broadcasts_one_target_over_batch(rng):
     f = rng.normal(size=(3, 4, 5, 6)).astype("float32")
     target = np_gram(rng.normal(size=(1, 6, 2, 6))).astype("float32")
-    expected = np.mean((np_gram(f) - target) ** 2)
+    expected = np.mean(np.sum((np_gram(f) - target) ** 2, axis=(-2, -1)))
     assert float(to_np(losses.style_loss(f, target))) == pytest.approx(expected, rel=1e-5)
     assert float(to_np(losses.style_loss(f, target[0]))) == pytest.approx(expected, rel=1e-5)
 
@@ -83,8 +83,8 @@ def test_perceptual_loss_combines_separate_terms(rng):
     fa = lambda x: x / 255.0  # noqa: E731
     fb = lambda x: (x[:, ::2, ::2, :] / 255.0) ** 2  # noqa: E731
     content_ref = np.mean((fa(out) - fa(content)) ** 2)
-    sa = np.mean((np_gram(fa(out)) - np_gram(fa(style))) ** 2)
-    sb = np.mean((np_gram(fb(out)) - np_gram(fb(style))) ** 2)
+    sa = np.mean(np.sum((np_gram(fa(out)) - np_gram(fa(style))) ** 2, axis=(-2, -1)))
+    sb = np.mean(np.sum((np_gram(fb(out)) - np_gram(fb(style))) ** 2, axis=(-2, -1)))
     tv = np.mean((out[:, 1:] - out[:, :-1]) ** 2) + np.mean((out[:, :, 1:] - out[:, :, :-1]) ** 2)
     assert result["content"] == pytest.approx(content_ref, rel=1e-4)
     assert result["style/a"] == pytest.approx(sa, rel=1e-4)

@@ -6,8 +6,11 @@ Normalisation convention (one place, used by both the fast trainer and the slow 
   full painting applies to 256-px training crops; dividing by C as well is the paper's choice.
 - content loss: mean over (B, H, W, C) of the squared feature difference (paper: squared
   Euclidean distance divided by C*H*W).
-- style loss of a layer: mean over (B, C, C) of the squared Gram difference (the paper used the
-  squared Frobenius norm; the mean only rescales each layer by 1/C^2, folded into the weight).
+- style loss of a layer: the squared Frobenius norm of the Gram difference (sum over C x C),
+  averaged over the batch: the paper's definition. A mean over C x C instead would weight each
+  layer by 1/C^2, which no single global weight can undo: relu4_3 (C=512) would count 64 times
+  less than relu1_2 (C=64) and its Gram energy is ~300x smaller already, so the large-scale
+  strokes that relu3_3/relu4_3 carry would vanish from the loss (issue 8).
 - total variation: mean squared difference of vertically and horizontally adjacent pixels of
   the 0..255 image, summed over the two directions (smooth, so it suits L-BFGS too).
 
@@ -36,11 +39,12 @@ def content_loss(features, target_features):
 
 
 def style_loss(features, target_gram):
-    """Mean squared difference between the Gram matrices of ``features`` and ``target_gram``.
+    """Squared Frobenius norm of ``gram(features) - target_gram``, averaged over the batch.
 
     ``target_gram`` is (1, C, C) or (C, C) for one painting, broadcast over the batch.
     """
-    return ops.mean(ops.square(gram(features) - ops.cast(target_gram, "float32")))
+    diff = gram(features) - ops.cast(target_gram, "float32")
+    return ops.mean(ops.sum(ops.square(diff), axis=(-2, -1)))
 
 
 def total_variation(images):

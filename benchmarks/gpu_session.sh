@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The exact commands of issue 8's GPU calls, one stage per argument, run from the repository root
+# on the lent machine (JAX, no Keras: the wheels come in .carry/, built by prepare_gpu_carry.py).
+#
+#   bash benchmarks/gpu_session.sh sweep probe train:starry:30 train:starry_slim:30:0.5 compare:starry
+#
+# Stages:
+#   sweep                        slow-path contact sheets, 5 paintings x --weights, 2 photos, 384 px
+#   probe                        gpu_probe.py: compiled step alone, synthetic data on the device
+#   speed                        gpu_stylize_speed.py: stylizing, batch 1, 256..4096 px
+#   train:NAME:STYLE_WEIGHT[:WIDTH[:PAINTING]]
+#                                train.py on .carry/photos, mixed_bfloat16, batch $BATCH,
+#                                $STEPS steps (160,000 images at batch 16), painting
+#                                checkpoints/styles/NAME.jpg (or PAINTING's)
+#   compare:NAME                 gpu_slow_path.py compare: the model vs the slow path, 10 photos, 512 px
+# Everything worth keeping lands in $OUT (log.txt, models, JSON lines, one tar of the rest).
+set -uo pipefail
+OUT=${OUT:-out}
+mkdir -p "$OUT/extra"
+BATCH=${BATCH:-16}
+STEPS=${STEPS:-10000}
+VGG=.carry/vgg16.npz
+export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
+if ! python3 -c "import keras" 2>/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .carry/wheels/*.whl || exit 1
+    export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+fi
+start=$(date +%s)
+log() { echo "[$(( $(date +%s) - start )) s] $*"; }
+log "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null) $(nproc) cores; python3 -c: $(python3 -c 'import jax, keras; print("jax", jax.__version__, "keras", keras.__version__, jax.devices())')"
+
+for stage in "$@"; do
+    IFS=: read -r kind name weight width painting <<<"$stage"
+    log "== $stage"
+    case $kind in
+    sweep)
+        python3 benchmarks/gpu_slow_path.py sweep --vgg-weights $VGG --styles checkpoints/styles/*.jpg \
+            --weights ${SWEEP_WEIGHTS:-10 30 100 300} --photos .carry/content/chicago.jpg .carry/content/corgi.jpg \
+            --size ${SWEEP_SIZE:-384} --iterations ${SWEEP_ITERS:-300} --out "$OUT/extra/sweep" | tee "$OUT/extra/sweep.jsonl" ;;
+    probe)
+        python3 benchmarks/gpu_probe.py --vgg-weights $VGG --policy mixed_bfloat16 --batch 16 32 --steps 30 | tee -a "$OUT/probe.jsonl"
+        python3 benchmarks/gpu_probe.py --vgg-weights $VGG --policy float32 --batch 16 --steps 20 | tee -a "$OUT/probe.jsonl" ;;
+    speed)
+        timeout ${SPEED_TIMEOUT:-150} python3 benchmarks/gpu_stylize_speed.py ${MODEL:+--model $MODEL} | tee "$OUT/stylize_speed.jsonl" ;;
+    train)
+        painting=${painting:-checkpoints/styles/$name.jpg}
+        python3 train.py --style "$painting" --name "$name" --data .carry/photos --vgg-weights $VGG \
+            --precision ${PRECISION:-mixed_bfloat16} --batch-size $BATCH --steps $STEPS --style-weight "$weight" \
+            --width "${width:-1.0}" --logdir "runs/$name" --output checkpoints --force 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tee "$OUT/extra/train_$name.log" | grep -E "img/s|data:|exported|error|Error" | awk 'NR % 10 == 1 || /exported|error|Error|data:/'
+        cp "checkpoints/$name.keras" "$OUT/" && log "$name.keras $(stat -c %s checkpoints/$name.keras) bytes"
+        cp runs/"$name"/events.* "$OUT/extra/" 2>/dev/null ;;
+    compare)
+        python3 benchmarks/gpu_slow_path.py compare --vgg-weights $VGG --model "checkpoints/$name.keras" \
+            --style "checkpoints/styles/$name.jpg" --photos .carry/content/*.jpg --size 512 --json "$OUT/compare_$name.jsonl" ;;
+    *) echo "unknown stage $stage"; exit 2 ;;
+    esac
+    log "done $stage"
+done
+tar -cf "$OUT/extra.tar" -C "$OUT" extra && rm -rf "$OUT/extra"
+log "all done"
