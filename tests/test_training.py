@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorboard_reader
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared")
@@ -81,17 +82,9 @@ def trained(tmp_path_factory):
     return tmp, metadata, lines
 
 
-def scalars(logdir):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    accumulator = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
-    accumulator.Reload()
-    return accumulator
-
-
 def test_twenty_steps_lower_the_training_loss(trained):
     tmp, metadata, _ = trained
-    totals = [event.value for event in scalars(tmp / "runs" / "tiny").Scalars("losses/total")]
+    totals = [value for _, value in tensorboard_reader.values(tensorboard_reader.run(tmp / "runs" / "tiny"), "losses/total")]
     assert len(totals) == 4  # every 5 steps
     assert totals[-1] < 0.7 * totals[0], totals
     assert metadata["steps"] == 20 and metadata["images_seen"] == 40
@@ -107,17 +100,30 @@ def test_corrupt_photos_are_skipped_and_counted(trained):
 
 
 def test_tensorboard_tags(trained):
+    """Every tag of issue 3, read back as TensorBoard's server reads it, under its plugin."""
     tmp, _, _ = trained
-    tags = scalars(tmp / "runs" / "tiny").Tags()
+    run = tensorboard_reader.run(tmp / "runs" / "tiny")
     for tag in [
         "losses/content", "losses/style", "losses/tv", "losses/total", "weighted_losses/content",
         "weighted_losses/style", "weighted_losses/tv", "style_losses/relu1_2", "style_losses/relu4_3",
         "learning_rate", "images_per_second", "data/skipped_images", "validation/total", "validation/content",
     ]:
-        assert tag in tags["scalars"], tag
+        assert tensorboard_reader.plugin(run, tag) == "scalars", tag
     for tag in ["images/style", "images/validation_photo_0", "images/validation_0"]:
-        assert tag in tags["images"], tag
-    assert "settings" in tags["tensors"]
+        assert tensorboard_reader.plugin(run, tag) == "images", tag
+    assert tensorboard_reader.plugin(run, "settings") == "text"
+
+
+def test_hparams_dashboard_lists_settings_and_losses(trained):
+    """TensorBoard's HParams backend shows the run: every setting, final and validation losses."""
+    tmp, metadata, _ = trained
+    (hparams, metrics), = tensorboard_reader.hparams_table(tmp / "runs").values()
+    assert hparams["style_weight"] == metadata["settings"]["style_weight"]
+    assert hparams["name"] == "tiny" and hparams["steps"] == 20 and hparams["precision"] == "float32"
+    assert set(hparams) == set(metadata["settings"])
+    for name in ("total", "content", "style", "tv"):
+        assert metrics[f"losses/{name}"] == pytest.approx(metadata["final_losses"][name], rel=1e-6)
+        assert metrics[f"validation/{name}"] == pytest.approx(metadata["validation_losses"][name], rel=1e-6)
 
 
 def test_exported_model_loads_with_safe_mode_and_carries_metadata(trained):
