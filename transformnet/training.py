@@ -480,6 +480,7 @@ def train(settings, out=print):
     writer = SummaryWriter(settings["logdir"])
     if step == 0:
         writer.text("settings", "```\n" + json.dumps(saved_settings, indent=2, sort_keys=True) + "\n```", 0)
+        writer.hparams(saved_settings)
         writer.image("images/style", style, 0)
         for i, image in enumerate(val_images[: config.VALIDATION_IMAGES_SHOWN]):
             writer.image(f"images/validation_photo_{i}", image, 0)
