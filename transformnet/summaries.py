@@ -1,33 +1,37 @@
 """TensorBoard event files through the ``tensorboard`` package, without TensorFlow.
 
-Events go through tensorboard's own ``EventFileWriter`` (TFRecord framing, CRC32C, a background
-write queue) and are built with tensorboard's TensorFlow-free summary helpers: ``scalar_pb``,
-``text_pb`` and the hparams plugin's ``hparams_pb``. Images have no such helper (tensorboard's
-image ``pb`` imports TensorFlow), so they are built from tensorboard's protos in the format
-``tf.summary.image`` writes (a string tensor ``[width, height, png]``, image plugin metadata);
-PIL encodes the PNG.
+Each event is a ``tensorboard.compat.proto`` ``Event``, framed and CRC32C-checksummed by
+tensorboard's ``RecordWriter`` (the record layer of its ``EventFileWriter``), in a file named as
+``EventFileWriter`` names it. Summaries come from tensorboard's TensorFlow-free helpers:
+``scalar_pb``, ``text_pb`` and the hparams plugin's ``hparams_pb``. Images have no such helper
+(tensorboard's image ``pb`` imports TensorFlow), so they are built from tensorboard's protos in
+the format ``tf.summary.image`` writes (a string tensor ``[width, height, png]`` with image
+plugin metadata); PIL encodes the PNG.
 
-TensorFlow is never imported here: the JAX trainer must not load it (seconds of start-up and
-GBs of memory; the GPU machine does not even have it). ``tensorboard.compat.tf``, which the
-writer uses to create folders and open files, imports TensorFlow whenever it is installed;
-:func:`_use_tensorboard_file_layer` selects tensorboard's own TensorFlow-free file layer instead,
-through the switch tensorboard provides for this (the ``tensorboard.compat.notf`` module of its
-``no_tensorflow`` build). When TensorFlow is already loaded (the TensorFlow backend) it is
-left in charge, so nothing changes there.
+Why not ``EventFileWriter`` itself: it creates folders and opens files through
+``tensorboard.compat.tf``, which imports TensorFlow whenever it is installed, and the JAX
+trainer must never load TensorFlow (seconds of start-up, GBs of memory; the GPU machine has
+none). Forcing tensorboard's TensorFlow-free stub instead (its ``tensorboard.compat.notf``
+switch) pins the stub for the whole process, after which ``tf.summary`` raises "cannot import
+tensorflow 2.0 API" in a notebook that uses both. A plain Python file under ``RecordWriter``
+has neither problem. Its background queue is not needed either: every call is flushed before it
+returns (the trainer logs every ``--log-every`` steps, so the flush costs nothing measurable and
+a crash loses nothing already logged).
 
 HParams dashboard: :meth:`SummaryWriter.hparams` writes the run's settings as one session's
 hyper-parameters. No experiment config is written: runs of one painting are trained one at a
 time, often on different machines, so no single run knows the others' values; without a
 config TensorBoard infers each hyper-parameter's type and range from all sessions it finds,
 and offers every scalar tag as a metric, its last value being the metric. The trainer logs
-``losses/*`` at its last step and ``validation/*`` there too, so those columns are the final
-and validation losses of each run.
+``losses/*`` and ``validation/*`` at its last step, so those columns are the final and
+validation losses of each run.
 """
 
 import io
-import sys
+import itertools
+import os
+import socket
 import time
-import types
 
 import numpy as np
 from PIL import Image
@@ -36,14 +40,11 @@ from tensorboard.plugins.hparams.summary_v2 import hparams_pb
 from tensorboard.plugins.image import metadata as image_metadata
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.plugins.text.summary_v2 import text_pb
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboard.util import tensor_util
 
-
-def _use_tensorboard_file_layer():
-    """Points ``tensorboard.compat.tf`` at tensorboard's stub unless TensorFlow is loaded."""
-    if "tensorflow" not in sys.modules:
-        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+_FILE_NUMBER = itertools.count()
+"""Distinguishes writers opened in the same second by one process (as EventFileWriter does)."""
 
 
 def _png(array):
@@ -62,19 +63,23 @@ def hparam_value(value):
 
 
 class SummaryWriter:
-    """Writes scalar, image, text and hparams summaries to ``logdir/events.out.tfevents.*``.
-
-    Every call is flushed before it returns: the trainer logs every ``--log-every`` steps, so
-    the flush costs nothing measurable and a crash loses nothing already logged.
-    """
+    """Writes scalar, image, text and hparams summaries to ``logdir/events.out.tfevents.*``."""
 
     def __init__(self, logdir):
-        _use_tensorboard_file_layer()
-        self._writer = EventFileWriter(str(logdir), filename_suffix=".transformnet")
+        os.makedirs(logdir, exist_ok=True)
+        name = "events.out.tfevents.%010d.%s.%s.%s.transformnet" % (
+            time.time(), socket.gethostname(), os.getpid(), next(_FILE_NUMBER))
+        self.path = os.path.join(logdir, name)
+        self._records = RecordWriter(open(self.path, "wb"))
+        self._add(event_pb2.Event(file_version="brain.Event:2"))
+
+    def _add(self, event):
+        event.wall_time = time.time()
+        self._records.write(event.SerializeToString())
+        self._records.flush()
 
     def _write(self, summary, step):
-        self._writer.add_event(event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
-        self._writer.flush()
+        self._add(event_pb2.Event(step=int(step), summary=summary))
 
     def scalars(self, values, step):
         """``values``: dict tag -> number, written as one event."""
@@ -104,7 +109,8 @@ class SummaryWriter:
         self._write(hparams_pb({name: hparam_value(value) for name, value in settings.items()}), 0)
 
     def close(self):
-        self._writer.close()
+        if not self._records.closed:
+            self._records.close()
 
     def __enter__(self):
         return self
