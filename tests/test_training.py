@@ -49,14 +49,19 @@ def make_photos(folder, count=10, corrupt=True):
     return folder
 
 
-def args(tmp, name, steps, **extra):
-    values = {
-        "--style": STYLE, "--name": name, "--data": str(tmp / "photos"), "--steps": steps, "--batch-size": 2,
-        "--image-size": SIZE, "--style-size": 64, "--width": 0.25, "--vgg-weights": WEIGHTS, "--log-every": 5,
-        "--val-every": 10, "--checkpoint-every": 10, "--validation-photos": 2, "--workers": 2,
-        "--logdir": str(tmp / "runs" / name), "--output": str(tmp / "checkpoints"),
+def tiny_settings(tmp, name, steps, **extra):
+    """Tiny settings for ``transformnet.train(**tiny_settings(...))``."""
+    return {
+        "style": STYLE, "name": name, "data": str(tmp / "photos"), "steps": steps, "batch_size": 2,
+        "image_size": SIZE, "style_size": 64, "width": 0.25, "vgg_weights": WEIGHTS, "log_every": 5,
+        "val_every": 10, "checkpoint_every": 10, "validation_photos": 2, "workers": 2,
+        "logdir": str(tmp / "runs" / name), "output": str(tmp / "checkpoints"), **extra,
     }
-    values.update({f"--{k.replace('_', '-')}": v for k, v in extra.items()})
+
+
+def args(tmp, name, steps, **extra):
+    """The same settings as a train.py command line."""
+    values = {f"--{k.replace('_', '-')}": v for k, v in tiny_settings(tmp, name, steps, **extra).items()}
     argv = []
     for key, value in values.items():
         if value is True:
@@ -75,10 +80,13 @@ def run(argv, lines=None):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One 20-step run on 8 training photos (+2 validation, +2 broken files)."""
+    import transformnet
+
     tmp = tmp_path_factory.mktemp("train")
     make_photos(tmp / "photos")
     lines = []
-    metadata = run(args(tmp, "tiny", 20), lines)
+    path, metadata = transformnet.train(**tiny_settings(tmp, "tiny", 20), log=lines.append)  # the Python API
+    assert path == os.path.join(tmp, "checkpoints", "tiny.keras") and os.path.isfile(path)
     return tmp, metadata, lines
 
 

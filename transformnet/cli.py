@@ -19,6 +19,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import asdict
 
 from . import config
 from .fast import ModelError, check_archive, default_checkpoint_dir, resolve_model
@@ -175,11 +176,11 @@ def run_fast(args):
     _quiet_backend_logs()
     from tqdm import tqdm
 
-    from .fast import load_transform_model
-    from .images import save_image
-    from .pipeline import stylize_photo
+    import transformnet  # the command line is a thin wrapper over the Python API
 
-    model = load_transform_model(model_path)
+    from .images import save_image
+
+    model = transformnet.load_model(model_path)
     status = EXIT_ERROR if problems else EXIT_OK
     bar = tqdm(total=len(good), unit="image", disable=args.quiet or len(good) < 2)
     for source, target in zip(good, outputs):
@@ -187,7 +188,7 @@ def run_fast(args):
         tiles = _TileBar(source, disable=args.quiet)
         try:
             photo = load_image(source)
-            result = stylize_photo(model, photo, options, progress=tiles)
+            result = transformnet.stylize(model, photo, **asdict(options), progress=tiles)
         except (ImageError, MemoryError) as error:
             tiles.close()
             bar.clear()
@@ -257,13 +258,12 @@ def run_video(args):
         raise CLIError(f"{target}: output already exists (use --force to overwrite)")
 
     _quiet_backend_logs()
-    from .fast import load_transform_model
-    from .pipeline import stylize_photo
+    import transformnet
 
-    model = load_transform_model(model_path)
+    model = transformnet.load_model(model_path)
     start = time.perf_counter()
     try:
-        frames = stylize_video(source, target, lambda frame: stylize_photo(model, frame, options), not args.quiet)
+        frames = stylize_video(source, target, lambda frame: transformnet.stylize(model, frame, **asdict(options)), not args.quiet)
     except VideoError as error:
         raise CLIError(str(error)) from None
     print(f"{target}  ({frames} frames, {time.perf_counter() - start:.1f} s)", flush=True)
@@ -272,14 +272,18 @@ def run_video(args):
 
 def run_export(args):
     """``--model M --export DIR --format savedmodel|tflite|onnx``."""
-    from .export import ExportError, export_model
+    from .export import ExportError, export_model, export_path, require_exporter
 
     model_path, model_name = resolve_model(args.model, args.checkpoints)
     check_archive(model_path)
+    try:  # a missing optional extra is reported before Keras loads
+        require_exporter(args.format, export_path(args.export, model_name, args.format))
+    except ExportError as error:
+        raise CLIError(str(error)) from None
     _quiet_backend_logs()
-    from .fast import load_transform_model
+    import transformnet
 
-    model = load_transform_model(model_path)
+    model = transformnet.load_model(model_path)
     try:
         path = export_model(model, args.export, model_name, args.format, force=args.force)
     except ExportError as error:
@@ -292,9 +296,9 @@ def run_info(args):
     model_path, _ = resolve_model(args.info, args.checkpoints)
     check_archive(model_path)
     _quiet_backend_logs()
-    from .fast import model_info
+    import transformnet
 
-    for key, value in model_info(model_path).items():
+    for key, value in transformnet.model_info(model_path).items():
         print(f"{key}: {value}")
     return EXIT_OK
 
@@ -405,7 +409,6 @@ def _write_loss_log(path, rows):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="eval.py",
         description="Stylize photos: with a trained transform net (--model, fast) or by "
         "optimising the pixels against a painting (--style, slow Gatys et al. path).",
     )

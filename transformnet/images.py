@@ -115,14 +115,17 @@ def load_image(path):
     """Reads ``path`` as RGB uint8 (H, W, 3), or raises ``ImageError``."""
     path = os.fspath(path)
 
-    def decode(image):
-        image = ImageOps.exif_transpose(image)
-        image.load()
-        return np.asarray(_to_rgb(image), dtype=np.uint8)
-
-    array = _read(path, decode)
+    array = _read(path, image_to_array)
     _check_size(path, array.shape[1], array.shape[0])
     return array
+
+
+def image_to_array(image):
+    """A PIL image as upright RGB uint8 (H, W, 3): EXIF rotation applied, then every mode
+    converted as :func:`load_image` converts it (the Python API's PIL input goes through here)."""
+    image = ImageOps.exif_transpose(image)
+    image.load()
+    return np.asarray(_to_rgb(image), dtype=np.uint8)
 
 
 def resize_longer_side(array, size):

@@ -40,7 +40,6 @@ class TrainingError(RuntimeError):
 # --- command line ------------------------------------------------------------------------------
 def build_parser():
     p = argparse.ArgumentParser(
-        prog="train.py",
         description="Train a fast style-transfer network for one painting (Johnson et al. 2016). "
         "Defaults and their reasons: transformnet/config.py.",
     )
@@ -580,9 +579,15 @@ def main(argv=None):
     from .data import DataError
     from .images import ImageError
 
+    # As in train.py, for the transformnet-train console script: TensorFlow's C++ start-up
+    # chatter buries the progress bar (TF_CPP_MIN_LOG_LEVEL=0 shows it).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         settings = parse_settings(argv)
-        train(settings)
+        settings.pop("config")
+        import transformnet  # the command line is a thin wrapper over the Python API
+
+        transformnet.train(settings.pop("style"), settings.pop("data"), settings.pop("name"), **settings)
     except (TrainingError, DataError, ImageError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
