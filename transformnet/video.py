@@ -2,11 +2,14 @@
 
 Decoding and encoding use imageio-ffmpeg (the ffmpeg layer under imageio, used directly:
 frames stream as raw RGB bytes without imageio's plugin machinery). It ships its own static
-ffmpeg binary, so nothing has to be installed system-wide. Frames are decoded as RGB24, stylized one at a time (memory
-stays one frame), and encoded as H.264 (yuv420p, the format every player accepts) at the
-input's frame rate. If the input has an audio track it is then muxed in from the input
-unchanged (stream copy; re-encoded as AAC only if the container refuses the original codec).
-The result is written to a temporary file next to the output and renamed when complete.
+ffmpeg binary, so nothing has to be installed system-wide. It is the optional ``[video]``
+extra; without it ``--video`` is refused with one line saying what to install. Frames are
+decoded as RGB24, stylized one at a time (memory stays one frame), and encoded as H.264
+(yuv420p, the format every player accepts) at the input's frame rate. If the input has an
+audio track it is then muxed in from the input unchanged (stream copy; re-encoded as AAC only
+if the container refuses the original codec); imageio-ffmpeg has no audio API, so that one
+step calls its ffmpeg binary directly. The result is written to a temporary file next to the
+output and renamed when complete.
 """
 
 import os
@@ -14,7 +17,7 @@ import subprocess
 
 import numpy as np
 
-from .images import atomic_write
+from .images import atomic_write, to_uint8
 
 QUALITY = 8
 """imageio-ffmpeg's 0..10 quality scale (libx264 CRF ~ 18): visually lossless for stylized
@@ -25,17 +28,23 @@ class VideoError(ValueError):
     """A video that cannot be read or written; ``str()`` is one line naming the file."""
 
 
-def ffmpeg_exe():
-    import imageio_ffmpeg
+def _imageio_ffmpeg(path):
+    """The imageio_ffmpeg module, or a VideoError naming ``path`` and the extra to install."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise VideoError(f'{path}: --video needs imageio-ffmpeg, which comes with the [video] extra: pip install "transformnet[video]"') from None
+    return imageio_ffmpeg
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+
+def ffmpeg_exe():
+    return _imageio_ffmpeg("ffmpeg").get_ffmpeg_exe()
 
 
 def probe(path):
     """Returns imageio-ffmpeg's metadata (fps, size, duration, codec, audio_codec) of ``path``."""
-    import imageio_ffmpeg
-
     path = os.fspath(path)
+    imageio_ffmpeg = _imageio_ffmpeg(path)
     if not os.path.exists(path):
         raise VideoError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -70,11 +79,11 @@ def stylize_video(source, target, stylize_frame, progress=True):
     ``stylize_frame(rgb_uint8) -> rgb`` (same size, uint8 or float 0..255). Returns the
     number of frames written. ``progress``: show a tqdm bar (total estimated from duration).
     """
-    import imageio_ffmpeg
     from tqdm import tqdm
 
     source, target = os.fspath(source), os.fspath(target)
     meta = probe(source)
+    imageio_ffmpeg = _imageio_ffmpeg(source)
     fps = float(meta["fps"])
     width, height = meta["size"]
     estimate = int(round(fps * meta["duration"])) if meta.get("duration") else None
@@ -102,7 +111,7 @@ def stylize_video(source, target, stylize_frame, progress=True):
                 frame = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
                 out = np.asarray(stylize_frame(frame))
                 if out.dtype != np.uint8:
-                    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+                    out = to_uint8(out)
                 writer.send(np.ascontiguousarray(out))
                 frames += 1
                 bar.update(1)
