@@ -4,6 +4,8 @@ Photos are returned as ``uint8`` arrays (H, W, 3) in RGB, after applying the EXI
 (phones store rotated pixels plus a tag). Grayscale, RGBA (composited on white), palette, CMYK and
 16-bit images are converted to 8-bit RGB. Writes are atomic: a temporary file in the target
 folder is renamed over the target only when complete, so a crash never leaves half a file.
+PIL does the decoding, conversion and resizing; the atomic write (``tempfile`` + ``os.replace``)
+is ours because none of our dependencies offers one for arbitrary writers (PIL, Keras, NumPy).
 """
 
 import os

@@ -8,6 +8,10 @@ The train step is compiled per backend (issue 3):
   state donated (Keras guide "Writing a training loop from scratch in JAX"). TensorFlow is never
   imported on this path (the GPU machine has none).
 
+Why a loop instead of ``model.fit``: a resume must restore the data position with the weights
+(``checkpoints.py``), and Keras' ``TensorBoard`` callback writes through ``tf.summary``, which
+needs TensorFlow (``summaries.py`` does not).
+
 Losses are summed on the device inside the step and fetched only every ``--log-every`` steps, so a
 fast GPU never waits for the host. Mixed precision uses Keras dtype policies (``mixed_float16``
 adds dynamic loss scaling). Style Gram targets are computed once from the painting resized so its
