@@ -280,6 +280,8 @@ sys.exit(code)
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "checkpoints" / "jaxonly.keras").exists()
+    run = tensorboard_reader.run(tmp_path / "runs" / "jaxonly")  # written by tensorboard's writer, no TensorFlow
+    assert [step for step, _ in tensorboard_reader.values(run, "losses/total")] == [1, 2]
 
 
 def test_tfds_source_with_mock_data():
