@@ -67,17 +67,18 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
     after each tile. Raises ``ValueError`` for a bad image or option.
     """
     import numpy as np
-    from PIL import Image
+    from PIL import Image, ImageOps
 
-    from .images import MIN_SIDE, image_to_array
+    from .images import MIN_SIDE, _to_rgb
     from .pipeline import Options, stylize_photo
 
     options = Options(tile=tile, max_size=max_size, preserve_color=preserve_color, strength=strength)
     problem = options.check()
     if problem:
         raise ValueError(problem)
-    if isinstance(image, Image.Image):
-        return Image.fromarray(stylize_photo(model, image_to_array(image), options, progress))
+    if isinstance(image, Image.Image):  # upright, then load_image's conversion of every mode
+        array = np.asarray(_to_rgb(ImageOps.exif_transpose(image)), dtype=np.uint8)
+        return Image.fromarray(stylize_photo(model, array, options, progress))
     array = np.asarray(image)
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
         raise ValueError(f"image must be a PIL image or a uint8 (H, W, 3) RGB array, not {array.dtype} {array.shape}")

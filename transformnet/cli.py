@@ -275,15 +275,15 @@ def run_export(args):
     from .export import ExportError, export_model, export_path, require_exporter
 
     model_path, model_name = resolve_model(args.model, args.checkpoints)
-    check_archive(model_path)
     try:  # a missing optional extra is reported before Keras loads
         require_exporter(args.format, export_path(args.export, model_name, args.format))
     except ExportError as error:
         raise CLIError(str(error)) from None
+    check_archive(model_path)
     _quiet_backend_logs()
-    import transformnet
+    from .fast import load_transform_model
 
-    model = transformnet.load_model(model_path)
+    model = load_transform_model(model_path)
     try:
         path = export_model(model, args.export, model_name, args.format, force=args.force)
     except ExportError as error:
@@ -296,9 +296,9 @@ def run_info(args):
     model_path, _ = resolve_model(args.info, args.checkpoints)
     check_archive(model_path)
     _quiet_backend_logs()
-    import transformnet
+    from .fast import model_info
 
-    for key, value in transformnet.model_info(model_path).items():
+    for key, value in model_info(model_path).items():
         print(f"{key}: {value}")
     return EXIT_OK
 

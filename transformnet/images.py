@@ -4,8 +4,6 @@ Photos are returned as ``uint8`` arrays (H, W, 3) in RGB, after applying the EXI
 (phones store rotated pixels plus a tag). Grayscale, RGBA (composited on white), palette, CMYK and
 16-bit images are converted to 8-bit RGB. Writes are atomic: a temporary file in the target
 folder is renamed over the target only when complete, so a crash never leaves half a file.
-PIL does the decoding, conversion and resizing; the atomic write (``tempfile`` + ``os.replace``)
-is ours because none of our dependencies offers one for arbitrary writers (PIL, Keras, NumPy).
 """
 
 import os
@@ -117,17 +115,14 @@ def load_image(path):
     """Reads ``path`` as RGB uint8 (H, W, 3), or raises ``ImageError``."""
     path = os.fspath(path)
 
-    array = _read(path, image_to_array)
+    def decode(image):
+        image = ImageOps.exif_transpose(image)
+        image.load()
+        return np.asarray(_to_rgb(image), dtype=np.uint8)
+
+    array = _read(path, decode)
     _check_size(path, array.shape[1], array.shape[0])
     return array
-
-
-def image_to_array(image):
-    """A PIL image as upright RGB uint8 (H, W, 3): EXIF rotation applied, then every mode
-    converted as :func:`load_image` converts it (the Python API's PIL input goes through here)."""
-    image = ImageOps.exif_transpose(image)
-    image.load()
-    return np.asarray(_to_rgb(image), dtype=np.uint8)
 
 
 def resize_longer_side(array, size):

@@ -1,15 +1,15 @@
 """Stylizing a video frame by frame, keeping its frame rate and its audio track.
 
+imageio-ffmpeg is the optional ``[video]`` extra: without it ``--video`` is refused with one
+line saying what to install. It has no audio API, so the audio mux alone calls its ffmpeg.
+
 Decoding and encoding use imageio-ffmpeg (the ffmpeg layer under imageio, used directly:
 frames stream as raw RGB bytes without imageio's plugin machinery). It ships its own static
-ffmpeg binary, so nothing has to be installed system-wide. It is the optional ``[video]``
-extra; without it ``--video`` is refused with one line saying what to install. Frames are
-decoded as RGB24, stylized one at a time (memory stays one frame), and encoded as H.264
-(yuv420p, the format every player accepts) at the input's frame rate. If the input has an
-audio track it is then muxed in from the input unchanged (stream copy; re-encoded as AAC only
-if the container refuses the original codec); imageio-ffmpeg has no audio API, so that one
-step calls its ffmpeg binary directly. The result is written to a temporary file next to the
-output and renamed when complete.
+ffmpeg binary, so nothing has to be installed system-wide. Frames are decoded as RGB24, stylized one at a time (memory
+stays one frame), and encoded as H.264 (yuv420p, the format every player accepts) at the
+input's frame rate. If the input has an audio track it is then muxed in from the input
+unchanged (stream copy; re-encoded as AAC only if the container refuses the original codec).
+The result is written to a temporary file next to the output and renamed when complete.
 """
 
 import os
@@ -17,7 +17,7 @@ import subprocess
 
 import numpy as np
 
-from .images import atomic_write, to_uint8
+from .images import atomic_write
 
 QUALITY = 8
 """imageio-ffmpeg's 0..10 quality scale (libx264 CRF ~ 18): visually lossless for stylized
@@ -111,7 +111,7 @@ def stylize_video(source, target, stylize_frame, progress=True):
                 frame = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
                 out = np.asarray(stylize_frame(frame))
                 if out.dtype != np.uint8:
-                    out = to_uint8(out)
+                    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
                 writer.send(np.ascontiguousarray(out))
                 frames += 1
                 bar.update(1)
