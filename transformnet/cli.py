@@ -258,12 +258,13 @@ def run_video(args):
         raise CLIError(f"{target}: output already exists (use --force to overwrite)")
 
     _quiet_backend_logs()
-    import transformnet
+    from .fast import load_transform_model
+    from .pipeline import stylize_photo
 
-    model = transformnet.load_model(model_path)
+    model = load_transform_model(model_path)
     start = time.perf_counter()
     try:
-        frames = stylize_video(source, target, lambda frame: transformnet.stylize(model, frame, **asdict(options)), not args.quiet)
+        frames = stylize_video(source, target, lambda frame: stylize_photo(model, frame, options), not args.quiet)
     except VideoError as error:
         raise CLIError(str(error)) from None
     print(f"{target}  ({frames} frames, {time.perf_counter() - start:.1f} s)", flush=True)
