@@ -9,11 +9,12 @@ From Python::
     result = tn.stylize(model, Image.open("photo.jpg"), strength=0.8)   # PIL in, PIL out
     path, metadata = tn.train(style="starry_night.jpg", data="photos/", name="starry", steps=2000)
 
-``eval.py`` / ``transformnet-stylize`` and ``train.py`` / ``transformnet-train`` are thin
-wrappers over these functions. Importing the package is cheap: Keras and its backend are
-imported by the first function that needs them, so a command line can check its flags first.
-Errors are exceptions whose message is one line naming the file (``ModelError``, ``ImageError``,
-``TrainingError``, ``DataError``: all ``ValueError`` or ``RuntimeError`` subclasses).
+``train.py`` (``transformnet-train``) and the photo path of ``eval.py``
+(``transformnet-stylize --model``) are thin wrappers over these functions. Importing the
+package is cheap: Keras and its backend are imported by the first function that needs them, so
+a command line can check its flags first. Errors are exceptions with the one-line message the
+command lines print, naming the file when a file is the problem (``ModelError``,
+``ImageError``, ``DataError``: ``ValueError`` subclasses; ``TrainingError``: ``RuntimeError``).
 """
 
 import os
