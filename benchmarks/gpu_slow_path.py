@@ -16,8 +16,10 @@ a Markdown table and writes JSON lines.
 
 The loss weights are arguments of ONE jit-compiled objective (per photo shape), unlike
 ``transformnet.slow`` whose objective bakes them in; that is what makes a sweep of many weights
-cost one compilation. The loss terms are ``losses.PerceptualLoss``'s own, and the Adam update is
-``slow.stylize``'s (learning rate ``config.SLOW_LEARNING_RATE``, best iterate kept).
+cost one compilation. The loss terms are ``losses.PerceptualLoss``'s own. The Adam update is
+written out in jnp so the pixels stay on the device between jitted gradient calls; it is the update of
+``slow.stylize``'s ``keras.optimizers.Adam`` (learning rate ``config.SLOW_LEARNING_RATE``, best
+iterate kept), up to where the 1e-8 epsilon enters.
 """
 
 import argparse

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorboard_reader
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared")
@@ -48,14 +49,19 @@ def make_photos(folder, count=10, corrupt=True):
     return folder
 
 
-def args(tmp, name, steps, **extra):
-    values = {
-        "--style": STYLE, "--name": name, "--data": str(tmp / "photos"), "--steps": steps, "--batch-size": 2,
-        "--image-size": SIZE, "--style-size": 64, "--width": 0.25, "--vgg-weights": WEIGHTS, "--log-every": 5,
-        "--val-every": 10, "--checkpoint-every": 10, "--validation-photos": 2, "--workers": 2,
-        "--logdir": str(tmp / "runs" / name), "--output": str(tmp / "checkpoints"),
+def tiny_settings(tmp, name, steps, **extra):
+    """Tiny settings for ``transformnet.train(**tiny_settings(...))``."""
+    return {
+        "style": STYLE, "name": name, "data": str(tmp / "photos"), "steps": steps, "batch_size": 2,
+        "image_size": SIZE, "style_size": 64, "width": 0.25, "vgg_weights": WEIGHTS, "log_every": 5,
+        "val_every": 10, "checkpoint_every": 10, "validation_photos": 2, "workers": 2,
+        "logdir": str(tmp / "runs" / name), "output": str(tmp / "checkpoints"), **extra,
     }
-    values.update({f"--{k.replace('_', '-')}": v for k, v in extra.items()})
+
+
+def args(tmp, name, steps, **extra):
+    """The same settings as a train.py command line."""
+    values = {f"--{k.replace('_', '-')}": v for k, v in tiny_settings(tmp, name, steps, **extra).items()}
     argv = []
     for key, value in values.items():
         if value is True:
@@ -74,24 +80,19 @@ def run(argv, lines=None):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One 20-step run on 8 training photos (+2 validation, +2 broken files)."""
+    import transformnet
+
     tmp = tmp_path_factory.mktemp("train")
     make_photos(tmp / "photos")
     lines = []
-    metadata = run(args(tmp, "tiny", 20), lines)
+    path, metadata = transformnet.train(**tiny_settings(tmp, "tiny", 20), log=lines.append)  # the Python API
+    assert path == os.path.join(tmp, "checkpoints", "tiny.keras") and os.path.isfile(path)
     return tmp, metadata, lines
-
-
-def scalars(logdir):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    accumulator = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
-    accumulator.Reload()
-    return accumulator
 
 
 def test_twenty_steps_lower_the_training_loss(trained):
     tmp, metadata, _ = trained
-    totals = [event.value for event in scalars(tmp / "runs" / "tiny").Scalars("losses/total")]
+    totals = [value for _, value in tensorboard_reader.values(tensorboard_reader.run(tmp / "runs" / "tiny"), "losses/total")]
     assert len(totals) == 4  # every 5 steps
     assert totals[-1] < 0.7 * totals[0], totals
     assert metadata["steps"] == 20 and metadata["images_seen"] == 40
@@ -107,17 +108,30 @@ def test_corrupt_photos_are_skipped_and_counted(trained):
 
 
 def test_tensorboard_tags(trained):
+    """Every tag of issue 3, read back as TensorBoard's server reads it, under its plugin."""
     tmp, _, _ = trained
-    tags = scalars(tmp / "runs" / "tiny").Tags()
+    run = tensorboard_reader.run(tmp / "runs" / "tiny")
     for tag in [
         "losses/content", "losses/style", "losses/tv", "losses/total", "weighted_losses/content",
         "weighted_losses/style", "weighted_losses/tv", "style_losses/relu1_2", "style_losses/relu4_3",
         "learning_rate", "images_per_second", "data/skipped_images", "validation/total", "validation/content",
     ]:
-        assert tag in tags["scalars"], tag
+        assert tensorboard_reader.plugin(run, tag) == "scalars", tag
     for tag in ["images/style", "images/validation_photo_0", "images/validation_0"]:
-        assert tag in tags["images"], tag
-    assert "settings" in tags["tensors"]
+        assert tensorboard_reader.plugin(run, tag) == "images", tag
+    assert tensorboard_reader.plugin(run, "settings") == "text"
+
+
+def test_hparams_dashboard_lists_settings_and_losses(trained):
+    """TensorBoard's HParams backend shows the run: every setting, final and validation losses."""
+    tmp, metadata, _ = trained
+    (hparams, metrics), = tensorboard_reader.hparams_table(tmp / "runs").values()
+    assert hparams["style_weight"] == metadata["settings"]["style_weight"]
+    assert hparams["name"] == "tiny" and hparams["steps"] == 20 and hparams["precision"] == "float32"
+    assert set(hparams) == set(metadata["settings"])
+    for name in ("total", "content", "style", "tv"):
+        assert metrics[f"losses/{name}"] == pytest.approx(metadata["final_losses"][name], rel=1e-6)
+        assert metrics[f"validation/{name}"] == pytest.approx(metadata["validation_losses"][name], rel=1e-6)
 
 
 def test_exported_model_loads_with_safe_mode_and_carries_metadata(trained):
@@ -266,6 +280,8 @@ sys.exit(code)
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "checkpoints" / "jaxonly.keras").exists()
+    run = tensorboard_reader.run(tmp_path / "runs" / "jaxonly")  # written by tensorboard's writer, no TensorFlow
+    assert [step for step, _ in tensorboard_reader.values(run, "losses/total")] == [1, 2]
 
 
 def test_tfds_source_with_mock_data():

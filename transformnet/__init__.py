@@ -1,3 +1,111 @@
-"""transformnet: fast feed-forward neural style transfer (Johnson et al. 2016) with Keras 3."""
+"""transformnet: fast feed-forward neural style transfer (Johnson et al. 2016) with Keras 3.
+
+From Python::
+
+    from PIL import Image
+    import transformnet as tn
+
+    model = tn.load_model("starry")                      # checkpoints/starry.keras, or a path
+    result = tn.stylize(model, Image.open("photo.jpg"), strength=0.8)   # PIL in, PIL out
+    path, metadata = tn.train(style="starry_night.jpg", data="photos/", name="starry", steps=2000)
+
+``train.py`` (``transformnet-train``) and the photo path of ``eval.py``
+(``transformnet-stylize --model``) are thin wrappers over these functions. Importing the
+package is cheap: Keras and its backend are imported by the first function that needs them, so
+a command line can check its flags first. Errors are exceptions with the one-line message the
+command lines print, naming the file when a file is the problem (``ModelError``,
+``ImageError``, ``DataError``: ``ValueError`` subclasses; ``TrainingError``: ``RuntimeError``).
+"""
+
+import os
 
 __version__ = "0.1.0"
+"""The one place the version is written; pyproject.toml reads it from here."""
+
+__all__ = ["__version__", "list_models", "load_model", "model_info", "stylize", "train"]
+
+
+def list_models(checkpoints=None):
+    """Names of the trained models in ``checkpoints`` (default: ``$TRANSFORMNET_CHECKPOINTS``,
+    else ``./checkpoints``), for :func:`load_model`."""
+    from .fast import default_checkpoint_dir, list_models as listing
+
+    return listing(checkpoints or default_checkpoint_dir())
+
+
+def load_model(name_or_path, checkpoints=None):
+    """The trained transform net as a ``keras.Model``, loaded with ``safe_mode=True``.
+
+    ``name_or_path``: a model name (``"starry"`` is ``checkpoints/starry.keras``, see
+    :func:`list_models`) or a path to a ``.keras`` file (anything with a ``/`` or ending in
+    ``.keras``). Raises ``ModelError`` for an unknown name or a file that is not a transform net.
+    """
+    from .fast import load_transform_model, resolve_model
+
+    path, _ = resolve_model(os.fspath(name_or_path), checkpoints)
+    return load_transform_model(path)
+
+
+def model_info(name_or_path, checkpoints=None):
+    """What ``eval.py --info`` prints, as a dict: file, Keras version, painting and its sha256,
+    every training setting, steps, losses, backend, wall time, parameter count."""
+    from .fast import check_archive, model_info as info, resolve_model
+
+    path, _ = resolve_model(os.fspath(name_or_path), checkpoints)
+    check_archive(path)
+    return info(path)
+
+
+def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_size=None, progress=None):
+    """Stylizes one photo with a model from :func:`load_model`, at the photo's own size.
+
+    ``image``: a PIL image (any mode; EXIF rotation applied, converted to RGB as photo files
+    are) or a uint8 RGB array (H, W, 3). Returns the same kind: a PIL RGB image or a uint8
+    array. ``strength``: 0 gives the photo, 1 the full style. ``preserve_color``: keep the
+    photo's colours, take only the stylized luminance. ``tile``: stylize in overlapping tiles
+    of this many pixels (automatic above 2 megapixels; bounds memory). ``max_size``:
+    downscale first so the longer side is at most this. ``progress(done, total)`` is called
+    after each tile. Raises ``ValueError`` for a bad image or option.
+    """
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    from .images import MIN_SIDE, _to_rgb
+    from .pipeline import Options, stylize_photo
+
+    options = Options(tile=tile, max_size=max_size, preserve_color=preserve_color, strength=strength)
+    problem = options.check()
+    if problem:
+        raise ValueError(problem)
+    if isinstance(image, Image.Image):  # upright, then load_image's conversion of every mode
+        array = np.asarray(_to_rgb(ImageOps.exif_transpose(image)), dtype=np.uint8)
+        return Image.fromarray(stylize_photo(model, array, options, progress))
+    array = np.asarray(image)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"image must be a PIL image or a uint8 (H, W, 3) RGB array, not {array.dtype} {array.shape}")
+    if min(array.shape[:2]) < MIN_SIDE:
+        raise ValueError(f"image is {array.shape[1]}x{array.shape[0]} pixels; need at least {MIN_SIDE}x{MIN_SIDE}")
+    return stylize_photo(model, array, options, progress)
+
+
+def train(style, data, name, *, log=print, **settings):
+    """Trains a transform net for the painting ``style`` on the photos ``data`` and exports it.
+
+    ``data``: a folder of photos (JPEG/PNG, recursive) or ``"tfds:coco/2017"``. ``settings``:
+    any ``train.py`` flag with ``_`` for ``-``: ``steps=2000, style_weight=1e6, batch_size=4,
+    width=0.5, output="checkpoints", logdir="runs/NAME", resume=True, force=True, ...``; the
+    defaults and their reasons are in ``transformnet/config.py``. ``log`` receives each status
+    line. Returns ``(path, metadata)``: the exported ``OUTPUT/NAME.keras`` and what it stores
+    (settings, steps, final and validation losses, ...; see :func:`model_info`).
+    """
+    from .training import parse_settings, train as run
+
+    full = parse_settings([f"--style={os.fspath(style)}", f"--data={os.fspath(data)}", f"--name={name}"])
+    unknown = sorted(set(settings) - (set(full) - {"config"}))
+    if unknown:
+        raise TypeError(f"train() got unknown settings {unknown}; see train.py --help for the settings")
+    if settings.get("logdir") is None:
+        settings.pop("logdir", None)  # keep parse_settings' default, runs/NAME
+    full.update(settings)
+    metadata = run(full, out=log)
+    return os.path.join(full["output"], f"{name}.keras"), metadata

@@ -1,5 +1,11 @@
 """Training checkpoints: one ``.npz`` per save, written atomically, the last K kept.
 
+Why not Keras' formats: ``model.save`` / ``save_weights`` hold a model's (and a compiled
+model's optimizer's) variables, not the data position and seed an exact resume needs, and the
+JAX trainer keeps its state in arrays outside the Keras variables between checkpoints.
+``keras.callbacks.BackupAndRestore`` serves ``model.fit`` only, and ``tf.train.Checkpoint``
+needs TensorFlow, which the JAX path must not import.
+
 Format (needs neither TensorFlow nor h5py): a NumPy ``.npz`` (a zip of ``.npy`` arrays) holding
 every variable of the transform net and of the optimizer (``trainable.0000``, ``optimizer.0000``,
 ...) plus ``__meta__``, a JSON document: step, settings, data position, seed, and the name,

@@ -19,6 +19,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import asdict
 
 from . import config
 from .fast import ModelError, check_archive, default_checkpoint_dir, resolve_model
@@ -175,11 +176,11 @@ def run_fast(args):
     _quiet_backend_logs()
     from tqdm import tqdm
 
-    from .fast import load_transform_model
-    from .images import save_image
-    from .pipeline import stylize_photo
+    import transformnet  # the command line is a thin wrapper over the Python API
 
-    model = load_transform_model(model_path)
+    from .images import save_image
+
+    model = transformnet.load_model(model_path)
     status = EXIT_ERROR if problems else EXIT_OK
     bar = tqdm(total=len(good), unit="image", disable=args.quiet or len(good) < 2)
     for source, target in zip(good, outputs):
@@ -187,7 +188,7 @@ def run_fast(args):
         tiles = _TileBar(source, disable=args.quiet)
         try:
             photo = load_image(source)
-            result = stylize_photo(model, photo, options, progress=tiles)
+            result = transformnet.stylize(model, photo, **asdict(options), progress=tiles)
         except (ImageError, MemoryError) as error:
             tiles.close()
             bar.clear()
@@ -272,9 +273,13 @@ def run_video(args):
 
 def run_export(args):
     """``--model M --export DIR --format savedmodel|tflite|onnx``."""
-    from .export import ExportError, export_model
+    from .export import ExportError, export_model, export_path, require_exporter
 
     model_path, model_name = resolve_model(args.model, args.checkpoints)
+    try:  # a missing optional extra is reported before Keras loads
+        require_exporter(args.format, export_path(args.export, model_name, args.format))
+    except ExportError as error:
+        raise CLIError(str(error)) from None
     check_archive(model_path)
     _quiet_backend_logs()
     from .fast import load_transform_model
@@ -405,7 +410,6 @@ def _write_loss_log(path, rows):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="eval.py",
         description="Stylize photos: with a trained transform net (--model, fast) or by "
         "optimising the pixels against a painting (--style, slow Gatys et al. path).",
     )

@@ -2,6 +2,11 @@
 
 Both work on float RGB 0..255 arrays of the same size (the transform net returns the input's
 size, tiled or not) and return float32, so they compose before the one final rounding.
+
+The YCbCr conversion is written out in NumPy rather than taken from PIL
+(``Image.convert("YCbCr")``): PIL converts 8-bit images only, so the float result would be
+rounded to uint8 twice more before ``--strength`` blends it, and TensorFlow's ``tf.image``
+colour ops would tie this module to one Keras backend.
 """
 
 import numpy as np

@@ -15,6 +15,8 @@ has none) and keeps a GPU fed, so the folder reader is numpy + PIL only:
 - An unreadable photo prints one warning line naming it, is counted (``skipped``) and left out of
   every later epoch; it never stops a run. Batches always hold ``batch_size`` photos, so the
   compiled train step sees one shape.
+- Not ``tf.data`` (TensorFlow) nor ``keras.utils.PyDataset`` (made for ``model.fit``'s
+  workers; it keeps no data position a checkpoint could store and restore).
 - A fixed validation set (``holdout`` photos chosen with a fixed seed, independent of ``--seed``,
   so validation losses of different runs are comparable) is removed from training.
 """

@@ -9,20 +9,36 @@ dynamic (any size from 8 x 8 up), computing exactly what the Keras model compute
   ops only, so the plain TFLite/LiteRT interpreter runs it). For another size call
   ``interpreter.resize_tensor_input(0, [1, H, W, 3])`` then ``allocate_tensors()``.
 - ``onnx``: Keras 3 ``model.export(path, format="onnx")`` (tf2onnx under the TF backend).
-  Runs with onnxruntime.
+  Runs with onnxruntime. tf2onnx and onnx are the optional ``[export]`` extra; without them
+  this format is refused with one line saying what to install.
 
 TensorFlow is imported lazily, only here: stylizing itself runs on any Keras backend.
 """
 
+import importlib.util
 import os
 import shutil
 import tempfile
 
 FORMATS = ("savedmodel", "tflite", "onnx")
 
+EXTRA_MODULES = {"onnx": ("tf2onnx", "onnx")}
+"""Formats whose converter is an optional extra (``pip install "transformnet[export]"``)."""
+
 
 class ExportError(ValueError):
     """An export that cannot be done; ``str()`` is one line naming the target."""
+
+
+def require_exporter(fmt, target):
+    """Raises ExportError naming ``target`` when ``fmt``'s converter is not installed; cheap
+    (finds the modules without importing them), so the command line checks before loading."""
+    missing = [module for module in EXTRA_MODULES.get(fmt, ()) if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ExportError(
+            f"{target}: --format {fmt} needs {' and '.join(missing)}, which come with the [export] extra: "
+            f'pip install "transformnet[export]"'
+        )
 
 
 def export_path(directory, name, fmt):
@@ -114,6 +130,7 @@ def export_model(model, directory, name, fmt, force=False):
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
     target = export_path(directory, name, fmt)
+    require_exporter(fmt, target)
     if os.path.exists(target) and not force:
         raise ExportError(f"{target}: already exists (use --force to overwrite)")
     os.makedirs(directory, exist_ok=True)

@@ -16,6 +16,17 @@ Choices and their reasons:
 - Any H x W >= 1 works: the stride-2 convs round up, the upsampled result is cropped back to
   the input size, so odd sizes and sizes not divisible by 4 come out exactly the input size;
   reflection padding wider than a tiny feature map falls back to repeated reflection.
+
+Hand-written layers, and why Keras' own are not used:
+- ``ReflectionPadding2D``: Keras has only ``ZeroPadding2D``; the layer is ``ops.pad(mode="reflect")``
+  plus the gather fallback for feature maps smaller than the pad, which ``ops.pad`` refuses.
+- ``InstanceNormalization``: ``keras.layers.GroupNormalization(groups=-1, epsilon=1e-5)`` computes
+  the same (max difference 2e-7, measured), but every ``.keras`` file trained so far stores this
+  class by name, and ``tiling.py`` replaces it by a fixed-statistics twin; 15 explicit lines
+  with float32 statistics are cheaper than a format migration.
+- ``ScaledTanh``, ``CropToMatch``: the project allows no ``Lambda`` layers (they cannot be
+  loaded with ``safe_mode=True``) and Keras has no crop-to-another-tensor's-size layer
+  (``Cropping2D`` crops fixed amounts, but H and W are only known at run time).
 """
 
 import keras

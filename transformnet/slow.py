@@ -4,9 +4,11 @@ It minimises exactly the loss the fast network is trained on (``losses.Perceptua
 starting from the content photo, so a fast model's loss on a photo can be compared with what
 per-image optimisation reaches after N iterations.
 
-Optimisers: Adam (default: one loss evaluation per step, so time is predictable) or L-BFGS
-(Gatys' choice; scipy's L-BFGS-B with the 0..255 box as bounds). Both run on the host in
-numpy; only loss and gradient evaluation run on the Keras backend.
+Optimisers: Adam (default: one loss evaluation per step, so time is predictable; Keras' own
+``keras.optimizers.Adam`` on the pixels as a ``keras.Variable``, clipped to 0..255 after each
+step) or L-BFGS (Gatys' choice; scipy's L-BFGS-B with the 0..255 box as bounds, on the host in
+numpy). Keras has no L-BFGS, scipy has. The loss and its gradient run on the Keras backend
+(``autodiff.py``) and come back as numpy, which is what scipy needs.
 """
 
 import numpy as np
@@ -57,15 +59,15 @@ def stylize(
         return total, grad
 
     if optimizer == "adam":
-        m = np.zeros_like(x)
-        v = np.zeros_like(x)
-        beta1, beta2, eps = 0.9, 0.999, 1e-8
+        import keras
+
+        pixels = keras.Variable(x, dtype="float32", name="pixels")
+        adam = keras.optimizers.Adam(learning_rate, epsilon=1e-8)
         for t in range(1, iterations + 1):
             _, grad = evaluate(x, t)
-            m = beta1 * m + (1 - beta1) * grad
-            v = beta2 * v + (1 - beta2) * grad * grad
-            step = learning_rate * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-            x = np.clip(x - step, 0.0, 255.0)
+            adam.apply([keras.ops.convert_to_tensor(grad)], [pixels])
+            pixels.assign(keras.ops.clip(pixels, 0.0, 255.0))  # projected onto the pixel box
+            x = keras.ops.convert_to_numpy(pixels)
         evaluate(x, iterations + 1)  # score the final iterate too
     elif optimizer == "lbfgs":
         from scipy.optimize import minimize

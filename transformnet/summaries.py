@@ -1,130 +1,92 @@
-"""TensorBoard event files written without TensorFlow, protobuf or the tensorboard package.
+"""TensorBoard event files through the ``tensorboard`` package, without TensorFlow.
 
-Issue 3: TensorBoard logging must work on the JAX backend where TensorFlow is not installed;
-the GPU machine has no tensorboard package either. An event file is a sequence of TFRecords
-(length, masked CRC32C, payload, masked CRC32C) whose payloads are ``tensorflow.Event``
-protocol buffers. We write only the few fields we need, encoded by hand below:
+Each event is a ``tensorboard.compat.proto`` ``Event``, framed and CRC32C-checksummed by
+tensorboard's ``RecordWriter`` (the record layer of its ``EventFileWriter``), in a file named as
+``EventFileWriter`` names it. Summaries come from tensorboard's TensorFlow-free helpers:
+``scalar_pb``, ``text_pb`` and the hparams plugin's ``hparams_pb``. Images have no such helper
+(tensorboard's image ``pb`` imports TensorFlow), so they are built from tensorboard's protos in
+the format ``tf.summary.image`` writes (a string tensor ``[width, height, png]`` with image
+plugin metadata); PIL encodes the PNG.
 
-    Event:   wall_time=1 (double), step=2 (int64), file_version=3 (string), summary=5
-    Summary: value=1 (repeated Value)
-    Value:   tag=1, simple_value=2 (float), image=4 (Image), tensor=8, metadata=9
-    Image:   height=1, width=2, colorspace=3, encoded_image_string=4 (PNG bytes)
-    text:    a DT_STRING TensorProto with metadata plugin_name "text" (the text plugin)
+Why not ``EventFileWriter`` itself: it creates folders and opens files through
+``tensorboard.compat.tf``, which imports TensorFlow whenever it is installed, and the JAX
+trainer must never load TensorFlow (seconds of start-up, GBs of memory; the GPU machine has
+none). Forcing tensorboard's TensorFlow-free stub instead (its ``tensorboard.compat.notf``
+switch) pins the stub for the whole process, after which ``tf.summary`` raises "cannot import
+tensorflow 2.0 API" in a notebook that uses both. A plain Python file under ``RecordWriter``
+has neither problem. Its background queue is not needed either: every call is flushed before it
+returns (the trainer logs every ``--log-every`` steps, so the flush costs nothing measurable and
+a crash loses nothing already logged).
 
-Scalars, PNG images and text are read back by tensorboard's own ``EventAccumulator`` in the
-tests, which is the check that this encoding is right.
+HParams dashboard: :meth:`SummaryWriter.hparams` writes the run's settings as one session's
+hyper-parameters. No experiment config is written: runs of one painting are trained one at a
+time, often on different machines, so no single run knows the others' values; without a
+config TensorBoard infers each hyper-parameter's type and range from all sessions it finds,
+and offers every scalar tag as a metric, its last value being the metric. The trainer logs
+``losses/*`` and ``validation/*`` at its last step, so those columns are the final and
+validation losses of each run.
 """
 
 import io
+import itertools
 import os
 import socket
-import struct
 import time
 
 import numpy as np
+from PIL import Image
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.plugins.hparams.summary_v2 import hparams_pb
+from tensorboard.plugins.image import metadata as image_metadata
+from tensorboard.plugins.scalar.summary_v2 import scalar_pb
+from tensorboard.plugins.text.summary_v2 import text_pb
+from tensorboard.summary.writer.record_writer import RecordWriter
+from tensorboard.util import tensor_util
 
-
-def _crc32c_table():
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_TABLE = _crc32c_table()
-
-
-def crc32c(data):
-    try:  # fast C implementations when present; the pure-Python loop otherwise
-        import google_crc32c
-
-        return google_crc32c.value(bytes(data))
-    except ImportError:
-        pass
-    crc = 0xFFFFFFFF
-    table = _TABLE
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def _masked_crc(data):
-    crc = crc32c(data)
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def _varint(n):
-    n &= 0xFFFFFFFFFFFFFFFF
-    out = bytearray()
-    while True:
-        bits = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(bits | 0x80)
-        else:
-            out.append(bits)
-            return bytes(out)
-
-
-def _key(number, wire):
-    return _varint((number << 3) | wire)
-
-
-def _int(number, value):
-    return _key(number, 0) + _varint(int(value))
-
-
-def _bytes(number, value):
-    if isinstance(value, str):
-        value = value.encode("utf-8")
-    return _key(number, 2) + _varint(len(value)) + value
-
-
-def _float(number, value):
-    return _key(number, 5) + struct.pack("<f", float(value))
-
-
-def _double(number, value):
-    return _key(number, 1) + struct.pack("<d", float(value))
+_FILE_NUMBER = itertools.count()
+"""Distinguishes writers opened in the same second by one process (as EventFileWriter does)."""
 
 
 def _png(array):
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG", compress_level=3)
     return buffer.getvalue()
 
 
-class SummaryWriter:
-    """Appends scalar, image and text summaries to ``logdir/events.out.tfevents.*``.
+def hparam_value(value):
+    """A setting as an hparams value (bool, number or string): None and lists become text."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
 
-    Each call writes and flushes one event, so a crash loses nothing already logged.
-    """
+
+class SummaryWriter:
+    """Writes scalar, image, text and hparams summaries to ``logdir/events.out.tfevents.*``."""
 
     def __init__(self, logdir):
         os.makedirs(logdir, exist_ok=True)
-        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.transformnet"
+        name = "events.out.tfevents.%010d.%s.%s.%s.transformnet" % (
+            time.time(), socket.gethostname(), os.getpid(), next(_FILE_NUMBER))
         self.path = os.path.join(logdir, name)
-        self._file = open(self.path, "ab")
-        self._write_event(_bytes(3, "brain.Event:2"), step=0)
+        self._records = RecordWriter(open(self.path, "wb"))
+        self._add(event_pb2.Event(file_version="brain.Event:2"))
 
-    def _write_event(self, body, step):
-        event = _double(1, time.time()) + _int(2, step) + body
-        header = struct.pack("<Q", len(event))
-        self._file.write(header + struct.pack("<I", _masked_crc(header)) + event + struct.pack("<I", _masked_crc(event)))
-        self._file.flush()
+    def _add(self, event):
+        event.wall_time = time.time()
+        self._records.write(event.SerializeToString())
+        self._records.flush()
 
-    def _write_values(self, values, step):
-        summary = b"".join(_bytes(1, value) for value in values)
-        self._write_event(_bytes(5, summary), step)
+    def _write(self, summary, step):
+        self._add(event_pb2.Event(step=int(step), summary=summary))
 
     def scalars(self, values, step):
         """``values``: dict tag -> number, written as one event."""
-        self._write_values([_bytes(1, tag) + _float(2, value) for tag, value in values.items()], step)
+        summary = summary_pb2.Summary()
+        for tag, value in values.items():
+            summary.value.extend(scalar_pb(tag, float(value)).value)
+        self._write(summary, step)
 
     def scalar(self, tag, value, step):
         self.scalars({tag: value}, step)
@@ -132,19 +94,23 @@ class SummaryWriter:
     def image(self, tag, array, step):
         """``array``: uint8 (H, W, 3) RGB, stored PNG-encoded."""
         array = np.asarray(array, dtype=np.uint8)
-        h, w, c = array.shape
-        image = _int(1, h) + _int(2, w) + _int(3, c) + _bytes(4, _png(array))
-        self._write_values([_bytes(1, tag) + _bytes(4, image)], step)
+        height, width = array.shape[:2]
+        tensor = tensor_util.make_tensor_proto([str(width), str(height), _png(array)], dtype=np.object_)
+        summary = summary_pb2.Summary()
+        summary.value.add(tag=tag, metadata=image_metadata.create_summary_metadata(display_name=None, description=None), tensor=tensor)
+        self._write(summary, step)
 
     def text(self, tag, markdown, step=0):
         """Markdown text shown by TensorBoard's text plugin."""
-        tensor = _int(1, 7) + _bytes(2, b"") + _bytes(8, markdown)  # DT_STRING, scalar shape
-        metadata = _bytes(1, _bytes(1, "text"))  # plugin_data { plugin_name: "text" }
-        self._write_values([_bytes(1, tag) + _bytes(9, metadata) + _bytes(8, tensor)], step)
+        self._write(text_pb(tag, markdown), step)
+
+    def hparams(self, settings):
+        """``settings`` (dict name -> value) as this run's hyper-parameters (HParams tab)."""
+        self._write(hparams_pb({name: hparam_value(value) for name, value in settings.items()}), 0)
 
     def close(self):
-        if not self._file.closed:
-            self._file.close()
+        if not self._records.closed:
+            self._records.close()
 
     def __enter__(self):
         return self

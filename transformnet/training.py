@@ -8,6 +8,10 @@ The train step is compiled per backend (issue 3):
   state donated (Keras guide "Writing a training loop from scratch in JAX"). TensorFlow is never
   imported on this path (the GPU machine has none).
 
+Why a loop instead of ``model.fit``: a resume must restore the data position with the weights
+(``checkpoints.py``), and Keras' ``TensorBoard`` callback writes through ``tf.summary``, which
+needs TensorFlow (``summaries.py`` does not).
+
 Losses are summed on the device inside the step and fetched only every ``--log-every`` steps, so a
 fast GPU never waits for the host. Mixed precision uses Keras dtype policies (``mixed_float16``
 adds dynamic loss scaling). Style Gram targets are computed once from the painting resized so its
@@ -40,7 +44,6 @@ class TrainingError(RuntimeError):
 # --- command line ------------------------------------------------------------------------------
 def build_parser():
     p = argparse.ArgumentParser(
-        prog="train.py",
         description="Train a fast style-transfer network for one painting (Johnson et al. 2016). "
         "Defaults and their reasons: transformnet/config.py.",
     )
@@ -480,6 +483,7 @@ def train(settings, out=print):
     writer = SummaryWriter(settings["logdir"])
     if step == 0:
         writer.text("settings", "```\n" + json.dumps(saved_settings, indent=2, sort_keys=True) + "\n```", 0)
+        writer.hparams(saved_settings)
         writer.image("images/style", style, 0)
         for i, image in enumerate(val_images[: config.VALIDATION_IMAGES_SHOWN]):
             writer.image(f"images/validation_photo_{i}", image, 0)
@@ -579,9 +583,15 @@ def main(argv=None):
     from .data import DataError
     from .images import ImageError
 
+    # As in train.py, for the transformnet-train console script: TensorFlow's C++ start-up
+    # chatter buries the progress bar (TF_CPP_MIN_LOG_LEVEL=0 shows it).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         settings = parse_settings(argv)
-        train(settings)
+        settings.pop("config")
+        import transformnet  # the command line is a thin wrapper over the Python API
+
+        transformnet.train(settings.pop("style"), settings.pop("data"), settings.pop("name"), **settings)
     except (TrainingError, DataError, ImageError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -23,7 +23,6 @@ LAYER_NAMES = {
     for block, convs in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
     for conv in range(1, convs + 1)
 }
-CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 
 
 class WeightsError(ValueError):
@@ -105,13 +104,15 @@ class LossNetwork:
         self.model.trainable = False
 
     def preprocess(self, rgb):
-        """Keras ``vgg16.preprocess_input`` (caffe mode) written with keras.ops for every backend."""
-        bgr = ops.flip(rgb, axis=-1)
-        mean = ops.convert_to_tensor(np.array(CAFFE_BGR_MEAN, "float32"), dtype=bgr.dtype)
-        return bgr - mean
+        """Keras' own ``vgg16.preprocess_input`` (caffe mode: RGB -> BGR minus the ImageNet
+        means). Given a backend tensor it works in keras.ops, so it traces on every backend;
+        given a NumPy array it would modify it in place, so arrays are converted first."""
+        from keras.applications.vgg16 import preprocess_input
+
+        return preprocess_input(ops.convert_to_tensor(rgb, dtype="float32"))
 
     def __call__(self, rgb):
-        features = self.model(self.preprocess(ops.convert_to_tensor(rgb)))
+        features = self.model(self.preprocess(rgb))
         if not isinstance(features, (list, tuple)):
             features = [features]
         return dict(zip(self.layers, features))

@@ -1,5 +1,8 @@
 """Stylizing a video frame by frame, keeping its frame rate and its audio track.
 
+imageio-ffmpeg is the optional ``[video]`` extra: without it ``--video`` is refused with one
+line saying what to install. It has no audio API, so the audio mux alone calls its ffmpeg.
+
 Decoding and encoding use imageio-ffmpeg (the ffmpeg layer under imageio, used directly:
 frames stream as raw RGB bytes without imageio's plugin machinery). It ships its own static
 ffmpeg binary, so nothing has to be installed system-wide. Frames are decoded as RGB24, stylized one at a time (memory
@@ -25,17 +28,23 @@ class VideoError(ValueError):
     """A video that cannot be read or written; ``str()`` is one line naming the file."""
 
 
-def ffmpeg_exe():
-    import imageio_ffmpeg
+def _imageio_ffmpeg(path):
+    """The imageio_ffmpeg module, or a VideoError naming ``path`` and the extra to install."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise VideoError(f'{path}: --video needs imageio-ffmpeg, which comes with the [video] extra: pip install "transformnet[video]"') from None
+    return imageio_ffmpeg
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+
+def ffmpeg_exe():
+    return _imageio_ffmpeg("ffmpeg").get_ffmpeg_exe()
 
 
 def probe(path):
     """Returns imageio-ffmpeg's metadata (fps, size, duration, codec, audio_codec) of ``path``."""
-    import imageio_ffmpeg
-
     path = os.fspath(path)
+    imageio_ffmpeg = _imageio_ffmpeg(path)
     if not os.path.exists(path):
         raise VideoError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -70,11 +79,11 @@ def stylize_video(source, target, stylize_frame, progress=True):
     ``stylize_frame(rgb_uint8) -> rgb`` (same size, uint8 or float 0..255). Returns the
     number of frames written. ``progress``: show a tqdm bar (total estimated from duration).
     """
-    import imageio_ffmpeg
     from tqdm import tqdm
 
     source, target = os.fspath(source), os.fspath(target)
     meta = probe(source)
+    imageio_ffmpeg = _imageio_ffmpeg(source)
     fps = float(meta["fps"])
     width, height = meta["size"]
     estimate = int(round(fps * meta["duration"])) if meta.get("duration") else None

@@ -1,0 +1,123 @@
+"""The Python API (``import transformnet as tn``), called directly as a notebook user would.
+
+Training through the API is tested by test_training.py's ``trained`` fixture, which calls
+``transformnet.train``; here: loading, stylizing (PIL and arrays, options) and bad input.
+"""
+
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import transformnet as tn
+from conftest import ROOT
+from transformnet.fast import ModelError
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A checkpoints folder holding a randomly initialised transform net, ``random.keras``."""
+    import keras
+
+    from transformnet.network import build_transform_net
+
+    keras.utils.set_random_seed(2)
+    folder = tmp_path_factory.mktemp("checkpoints")
+    build_transform_net(width=0.25).save(folder / "random.keras")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model(checkpoints):
+    return tn.load_model("random", checkpoints=checkpoints)
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return np.random.default_rng(0).integers(0, 256, size=(45, 61, 3), dtype=np.uint8)
+
+
+def test_import_is_cheap_and_versioned():
+    """The package imports no ML framework (eval.py checks its flags before Keras loads)."""
+    code = "import sys, transformnet; print(transformnet.__version__, [m for m in ('keras', 'tensorflow', 'jax', 'tensorboard') if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [tn.__version__, "[]"]
+
+
+def test_models_by_name_or_path(checkpoints, model):
+    assert tn.list_models(checkpoints) == ["random"]
+    by_path = tn.load_model(checkpoints / "random.keras")
+    assert by_path.count_params() == model.count_params()
+    with pytest.raises(ModelError, match="unknown model; available in .*: random"):
+        tn.load_model("starry", checkpoints=checkpoints)
+    info = tn.model_info(checkpoints / "random.keras")
+    assert info["parameters"] == f"{model.count_params():,}" and info["width"] == 0.25
+
+
+def test_array_in_array_out_is_the_network_output(model, photo):
+    out = tn.stylize(model, photo)
+    assert out.dtype == np.uint8 and out.shape == photo.shape
+    expected = np.clip(model.predict_on_batch(photo[None].astype("float32"))[0] + 0.5, 0, 255).astype(np.uint8)
+    assert np.abs(out.astype(int) - expected).max() <= 1
+
+
+def test_pil_in_pil_out_any_mode_upright(model, photo):
+    rgba = Image.fromarray(np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)]), "RGBA")
+    out = tn.stylize(model, rgba)
+    assert isinstance(out, Image.Image) and out.mode == "RGB" and out.size == (61, 45)
+    np.testing.assert_array_equal(np.asarray(out), tn.stylize(model, photo))
+    assert tn.stylize(model, Image.fromarray(photo).convert("L")).size == (61, 45)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, shown rotated 90 degrees: a phone photo
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, "JPEG", exif=exif.tobytes())
+    assert tn.stylize(model, Image.open(buffer)).size == (45, 61)
+
+
+def test_options(model, photo):
+    np.testing.assert_array_equal(tn.stylize(model, photo, strength=0.0), photo)
+    full, half = tn.stylize(model, photo).astype(float), tn.stylize(model, photo, strength=0.5).astype(float)
+    assert np.abs(half - (full + photo) / 2).max() <= 1.0
+    from transformnet.color import rgb_to_ycbcr
+
+    kept = tn.stylize(model, photo, preserve_color=True)
+    chroma = np.abs(rgb_to_ycbcr(kept)[..., 1:] - rgb_to_ycbcr(photo)[..., 1:])
+    assert np.median(chroma) < 2  # the photo's colours (clipping aside)
+    assert tn.stylize(model, photo, max_size=30).shape == (22, 30, 3)
+    tiles = []
+    tiled = tn.stylize(model, photo, tile=64, progress=lambda done, total: tiles.append((done, total)))
+    assert tiles == [(1, 1)] and np.abs(tiled.astype(int) - tn.stylize(model, photo)).max() <= 1
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.zeros((8, 8, 3), np.float32), "uint8 \\(H, W, 3\\)"),
+        (np.zeros((8, 8), np.uint8), "uint8 \\(H, W, 3\\)"),
+        (np.zeros((1, 8, 3), np.uint8), "8x1 pixels"),
+    ],
+)
+def test_bad_images_are_one_line_errors(model, image, message):
+    with pytest.raises(ValueError, match=message):
+        tn.stylize(model, image)
+
+
+def test_bad_options_are_refused(model, photo):
+    with pytest.raises(ValueError, match="strength must be between 0 and 1"):
+        tn.stylize(model, photo, strength=1.5)
+    with pytest.raises(ValueError, match="tile must be at least"):
+        tn.stylize(model, photo, tile=8)
+
+
+def test_train_refuses_unknown_settings_and_bad_data(tmp_path):
+    with pytest.raises(TypeError, match="stlye_weight"):
+        tn.train(style="painting.jpg", data="photos", name="x", stlye_weight=1e5)
+    from transformnet.training import TrainingError
+
+    with pytest.raises(TrainingError, match="style image not found"):
+        tn.train(style=tmp_path / "missing.jpg", data=tmp_path, name="x", output=tmp_path, logdir=tmp_path / "runs")
+    assert not os.listdir(tmp_path)

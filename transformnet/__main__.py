@@ -1,0 +1,32 @@
+"""``python -m transformnet``: the version, the models at hand and how to get started.
+
+Imports neither Keras nor TensorFlow, so it answers at once.
+"""
+
+import sys
+
+from . import __version__, list_models
+from .fast import default_checkpoint_dir
+
+
+def main():
+    folder = default_checkpoint_dir()
+    models = ", ".join(list_models(folder)) or "none yet (train one)"
+    print(f"""transformnet {__version__}: fast neural style transfer with Keras 3 (Johnson et al. 2016)
+
+Models in {folder}/: {models}
+
+Stylize photos:  transformnet-stylize --model NAME --image photo.jpg --output out.jpg
+                 transformnet-stylize --style painting.jpg --image photo.jpg   (no model needed)
+Train a style:   transformnet-train --style painting.jpg --name NAME --data photos/
+From Python:     import transformnet as tn
+                 model = tn.load_model("NAME")
+                 tn.stylize(model, PIL.Image.open("photo.jpg")).save("out.jpg")
+                 path, metadata = tn.train(style="painting.jpg", data="photos/", name="NAME")
+
+(eval.py and train.py in a checkout are the same commands.) Every option: --help.""")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
