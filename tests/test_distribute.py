@@ -6,6 +6,7 @@ width 0.25, a few steps) so they stay fast on 2 cores. JAX runs only in the JAX 
 (``KERAS_BACKEND=jax``), TensorFlow runs only in the TensorFlow suite.
 """
 
+import json
 import os
 import signal
 import socket
@@ -186,7 +187,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
     gradient, _, losses = compare_devices(tmp_path, (1, 2), subprocess_env(KERAS_BACKEND="tensorflow"), prelude)
     print(f"TensorFlow 1 vs 2 devices, step 1: gradient rel. difference {gradient:.2g}; losses {losses}")
     assert gradient < 1e-3  # a sum instead of a mean would be 1.0 off
-    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
+    np.testing.assert_allclose(losses[0], losses[1], rtol=3e-4)
 
 
 # --- several processes ----------------------------------------------------------------------------
@@ -196,14 +197,19 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_processes(tmp_path, name, steps, **extra):
-    """Two ``train.py`` processes on localhost (JAX, gloo CPU collectives), one CPU device each."""
-    port = free_port()
-    env = subprocess_env(KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=1")
+def start_processes(tmp_path, name, steps, backend="jax", **extra):
+    """Two ``train.py`` processes on localhost, one CPU device each. JAX: ``--coordinator`` flags
+    (gloo CPU collectives); TensorFlow: ``TF_CONFIG`` (MultiWorkerMirroredStrategy)."""
+    ports = [free_port(), free_port()]
     procs = []
     for i in range(2):
-        argv = args(tmp_path, name, steps, batch_size=4, checkpoint_every=2, keep=20, log_every=2, val_every=4,
-                    coordinator=f"localhost:{port}", num_processes=2, process_id=i, **extra)
+        if backend == "jax":
+            env = subprocess_env(KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=1")
+            flags = dict(coordinator=f"localhost:{ports[0]}", num_processes=2, process_id=i)
+        else:
+            cluster = {"cluster": {"worker": [f"localhost:{p}" for p in ports]}, "task": {"type": "worker", "index": i}}
+            env, flags = subprocess_env(KERAS_BACKEND="tensorflow", TF_CONFIG=json.dumps(cluster)), {}
+        argv = args(tmp_path, name, steps, batch_size=4, checkpoint_every=2, keep=20, log_every=2, val_every=100, **flags, **extra)
         log = open(tmp_path / f"{name}-{i}-{time.monotonic_ns()}.log", "w")
         procs.append((subprocess.Popen([sys.executable, "train.py"] + argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), log))
     return procs
@@ -268,3 +274,28 @@ def test_two_jax_processes_write_once_and_resume_exactly(tmp_path):
     metadata = read_model_metadata(tmp_path / "checkpoints" / "split.keras")
     assert metadata["processes"] == 2 and metadata["devices"] == 2 and metadata["steps"] == 12
     assert metadata["images_seen"] == 48
+
+
+@needs_shared
+def test_two_tensorflow_workers_train_write_once_and_resume(tmp_path):
+    """MultiWorkerMirroredStrategy from TF_CONFIG, 2 workers x 1 CPU on localhost: 4 steps, then
+    --resume to 6; each worker continues from its own data position; only worker 0 writes."""
+    only_on("tensorflow")
+    make_photos(tmp_path / "photos", count=12, corrupt=False)
+    wait(start_processes(tmp_path, "tf", 4, backend="tensorflow"))
+    wait(start_processes(tmp_path, "tf", 6, backend="tensorflow", resume=True, force=True))
+
+    files = files_below(tmp_path / "runs" / "tf")
+    assert [f for f in files if f.startswith("checkpoints")] == [f"checkpoints/ckpt-{s:09d}.npz" for s in (2, 4, 6)]
+    assert len([f for f in files if ".tfevents." in f]) == 2  # one per start, from worker 0 only
+    assert files_below(tmp_path / "checkpoints") == ["tf.keras"]
+    _, meta4 = load_checkpoint(tmp_path / "runs" / "tf" / "checkpoints" / "ckpt-000000004.npz")
+    _, meta6 = load_checkpoint(tmp_path / "runs" / "tf" / "checkpoints" / "ckpt-000000006.npz")
+    # 5 photos per worker, 2 per step: 8 photos after 4 steps (epoch 1, index 3), 12 after 6 (epoch 2, index 2).
+    assert [(p["epoch"], p["index"]) for p in meta4["data"]] == [(1, 3), (1, 3)]
+    assert [(p["epoch"], p["index"]) for p in meta6["data"]] == [(2, 2), (2, 2)]
+
+    from transformnet.model_file import read_model_metadata
+
+    metadata = read_model_metadata(tmp_path / "checkpoints" / "tf.keras")
+    assert metadata["processes"] == 2 and metadata["devices"] == 2 and metadata["steps"] == 6
