@@ -241,7 +241,7 @@ def test_two_jax_processes_write_once_and_resume_exactly(tmp_path):
     12-step run, and a run killed after a checkpoint, restarted with --resume, that ends with the
     same weights; only process 0 writes (one event file per start, one checkpoint series, one model)."""
     only_on("jax")
-    make_photos(tmp_path / "photos", count=12, corrupt=False)  # 10 for training: 5 per process
+    make_photos(tmp_path / "photos", count=13, corrupt=False)  # 11 for training: shards of 6 and 5
     wait(start_processes(tmp_path, "straight", 12))
 
     procs = start_processes(tmp_path, "split", 1000)
@@ -281,7 +281,7 @@ def test_two_tensorflow_workers_train_write_once_and_resume(tmp_path):
     """MultiWorkerMirroredStrategy from TF_CONFIG, 2 workers x 1 CPU on localhost: 4 steps, then
     --resume to 6; each worker continues from its own data position; only worker 0 writes."""
     only_on("tensorflow")
-    make_photos(tmp_path / "photos", count=12, corrupt=False)
+    make_photos(tmp_path / "photos", count=13, corrupt=False)  # 11 for training: shards of 6 and 5
     wait(start_processes(tmp_path, "tf", 4, backend="tensorflow"))
     wait(start_processes(tmp_path, "tf", 6, backend="tensorflow", resume=True, force=True))
 
@@ -291,9 +291,9 @@ def test_two_tensorflow_workers_train_write_once_and_resume(tmp_path):
     assert files_below(tmp_path / "checkpoints") == ["tf.keras"]
     _, meta4 = load_checkpoint(tmp_path / "runs" / "tf" / "checkpoints" / "ckpt-000000004.npz")
     _, meta6 = load_checkpoint(tmp_path / "runs" / "tf" / "checkpoints" / "ckpt-000000006.npz")
-    # 5 photos per worker, 2 per step: 8 photos after 4 steps (epoch 1, index 3), 12 after 6 (epoch 2, index 2).
-    assert [(p["epoch"], p["index"]) for p in meta4["data"]] == [(1, 3), (1, 3)]
-    assert [(p["epoch"], p["index"]) for p in meta6["data"]] == [(2, 2), (2, 2)]
+    # 2 photos per worker and step: 8 after 4 steps, 12 after 6, in shards of 6 and 5 photos.
+    assert [(p["epoch"], p["index"]) for p in meta4["data"]] == [(1, 2), (1, 3)]
+    assert [(p["epoch"], p["index"]) for p in meta6["data"]] == [(2, 0), (2, 2)]
 
     from transformnet.model_file import read_model_metadata
 

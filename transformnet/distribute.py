@@ -188,10 +188,11 @@ class JaxDistribution(Distribution):
 
     @staticmethod
     def to_host(values):
-        """Replicated arrays -> numpy, from this process's first copy (no cross-process transfer)."""
+        """Replicated arrays -> numpy in one transfer, from this process's first copy (another
+        process's copy cannot be read here, and all copies are equal)."""
         import jax
 
-        return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), values)
+        return jax.device_get(jax.tree.map(lambda x: x.addressable_data(0), values))
 
     def _allgather(self, array):
         from jax.experimental import multihost_utils
