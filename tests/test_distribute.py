@@ -19,7 +19,7 @@ import pytest
 from test_training import PHOTOS, ROOT, STYLE, WEIGHTS, args, make_photos
 
 from transformnet.checkpoints import list_checkpoints, load_checkpoint
-from transformnet.data import PhotoFolder, list_images
+from transformnet.data import PhotoFolder
 from transformnet.distribute import DistributionError, pack_positions, unpack_position
 
 HAVE_SHARED = os.path.isfile(WEIGHTS) and os.path.isfile(STYLE) and os.path.isdir(PHOTOS)

@@ -52,7 +52,8 @@ scaled with the number of devices, because the batch, not the device count, sets
 noise. Raising ``--batch-size`` averages out noise, and Adam's update size barely depends on
 the gradient's scale, so SGD's linear scaling rule (Goyal et al. 2017) does not carry over;
 ``--steps`` counts updates, so a k-times larger batch sees k times more photos in the same steps.
-Scale ``--lr`` yourself (at most by sqrt(k) for Adam) and check the loss curve."""
+Scale ``--lr`` yourself if a larger batch trains too slowly (for Adam a square-root rule is the
+usual first try) and check the loss curve."""
 
 STEPS = 40_000
 """Paper: 40,000 iterations, about two epochs of the 80k COCO training images."""
