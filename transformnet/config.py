@@ -43,10 +43,17 @@ IMAGE_SIZE = 256
 """Paper: 256x256 training crops of MS-COCO."""
 
 BATCH_SIZE = 4
-"""Paper: batch 4."""
+"""Paper: batch 4. It is the global batch, split evenly over every device of every process
+(``--devices``, issue 11), so a run's result does not depend on how many devices train it."""
 
 LEARNING_RATE = 1e-3
-"""Paper: Adam with learning rate 1e-3."""
+"""Paper: Adam with learning rate 1e-3. Kept as given when the global batch grows: it is never
+scaled with the number of devices, because the batch, not the device count, sets the gradient
+noise. Raising ``--batch-size`` averages out noise, and Adam's update size barely depends on
+the gradient's scale, so SGD's linear scaling rule (Goyal et al. 2017) does not carry over;
+``--steps`` counts updates, so a k-times larger batch sees k times more photos in the same steps.
+Scale ``--lr`` yourself if a larger batch trains too slowly (for Adam a square-root rule is the
+usual first try) and check the loss curve."""
 
 STEPS = 40_000
 """Paper: 40,000 iterations, about two epochs of the 80k COCO training images."""

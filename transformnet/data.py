@@ -19,6 +19,9 @@ has none) and keeps a GPU fed, so the folder reader is numpy + PIL only:
   workers; it keeps no data position a checkpoint could store and restore).
 - A fixed validation set (``holdout`` photos chosen with a fixed seed, independent of ``--seed``,
   so validation losses of different runs are comparable) is removed from training.
+- ``shard=(index, count)`` (one training process of ``count``, issue 11) keeps every ``count``-th
+  remaining photo from ``index`` on: the shards are disjoint, cover every photo and do not depend
+  on the seed, and each has its own permutations and ``(epoch, index)`` position.
 """
 
 import collections
@@ -114,6 +117,7 @@ class PhotoFolder:
         cache_mb=config.DATA_CACHE_MB,
         holdout=config.VALIDATION_PHOTOS,
         log=None,
+        shard=(0, 1),
     ):
         if not os.path.isdir(root):
             raise DataError(f"{root}: not a folder of photos (or use tfds:NAME)")
@@ -123,7 +127,11 @@ class PhotoFolder:
         order = np.random.default_rng(HOLDOUT_SEED).permutation(len(paths))
         held = set(order[:holdout].tolist())
         self.val_paths = [paths[i] for i in sorted(held)]
-        self.paths = [p for i, p in enumerate(paths) if i not in held]
+        index, count = shard
+        self.paths = [p for i, p in enumerate(paths) if i not in held][index::count]
+        if not self.paths:
+            raise DataError(f"{root}: shard {index} of {count} holds no photos; need at least {count} training photos")
+        self.shard = (int(index), int(count))
         self.root = root
         self.size = int(image_size)
         self.batch_size = int(batch_size)
@@ -144,7 +152,9 @@ class PhotoFolder:
         return len(self.paths)
 
     def describe(self):
-        return f"{len(self.paths)} photos below {self.root} (+{len(self.val_paths)} held out for validation)"
+        index, count = self.shard
+        part = f" (shard {index} of {count})" if count > 1 else ""
+        return f"{len(self.paths)} photos below {self.root}{part} (+{len(self.val_paths)} held out for validation)"
 
     # --- position -------------------------------------------------------------------------
     def state(self):
@@ -236,6 +246,7 @@ class TfdsPhotos:
     the split is shuffled per epoch with ``(seed, epoch)`` (a shuffle buffer, as tf.data offers);
     the first ``holdout`` examples of the split (unshuffled) are the validation set and are
     skipped in training. Resume skips ``index`` examples of the epoch's shuffled stream.
+    ``shard=(index, count)`` keeps every ``count``-th remaining example (``tf.data`` ``shard``).
     """
 
     def __init__(
@@ -249,6 +260,7 @@ class TfdsPhotos:
         data_dir=None,
         shuffle_buffer=10_000,
         log=None,
+        shard=(0, 1),
     ):
         import tensorflow_datasets as tfds  # lazy: TensorFlow only for tfds users
 
@@ -261,6 +273,7 @@ class TfdsPhotos:
         self.seed = int(seed)
         self.holdout = int(holdout)
         self.shuffle_buffer = shuffle_buffer
+        self.shard = (int(shard[0]), int(shard[1]))
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.epoch = 0
         self.index = 0
@@ -290,7 +303,7 @@ class TfdsPhotos:
     def batches(self):
         batch = []
         while True:
-            ds = self._dataset().skip(self.holdout)
+            ds = self._dataset().skip(self.holdout).shard(self.shard[1], self.shard[0])
             ds = ds.shuffle(self.shuffle_buffer, seed=self.seed * 1_000_003 + self.epoch, reshuffle_each_iteration=False)
             epoch, count = self.epoch, 0
             for i, example in enumerate(self.tfds.as_numpy(ds.skip(self.index)), start=self.index):
@@ -320,11 +333,13 @@ class TfdsPhotos:
         return np.stack(arrays) if arrays else np.zeros((0, self.size, self.size, 3), np.uint8)
 
 
-def open_data(spec, image_size, batch_size, seed, workers=None, cache_mb=config.DATA_CACHE_MB, holdout=config.VALIDATION_PHOTOS, log=None):
-    """``--data``: a folder of photos, or ``tfds:NAME`` (e.g. ``tfds:coco/2017``)."""
+def open_data(
+    spec, image_size, batch_size, seed, workers=None, cache_mb=config.DATA_CACHE_MB, holdout=config.VALIDATION_PHOTOS, log=None, shard=(0, 1)
+):
+    """``--data``: a folder of photos, or ``tfds:NAME`` (e.g. ``tfds:coco/2017``); ``shard``: see PhotoFolder."""
     if spec.startswith("tfds:"):
-        return TfdsPhotos(spec[5:], image_size, batch_size, seed, holdout=holdout, log=log)
-    return PhotoFolder(spec, image_size, batch_size, seed, workers=workers, cache_mb=cache_mb, holdout=holdout, log=log)
+        return TfdsPhotos(spec[5:], image_size, batch_size, seed, holdout=holdout, log=log, shard=shard)
+    return PhotoFolder(spec, image_size, batch_size, seed, workers=workers, cache_mb=cache_mb, holdout=holdout, log=log, shard=shard)
 
 
 class Prefetcher:

@@ -33,7 +33,7 @@ from . import config
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-NOT_SETTINGS = ("config", "resume", "force")
+NOT_SETTINGS = ("config", "resume", "force", "devices", "coordinator", "num_processes", "process_id")
 """Command-line flags that control this invocation, not the run; not saved, not reproduced."""
 
 
@@ -74,7 +74,18 @@ def build_parser():
     p.add_argument("--validation-photos", type=int, default=config.VALIDATION_PHOTOS, help="photos held out for validation")
     p.add_argument("--output", default=config.CHECKPOINT_DIR, help="folder of the exported NAME.keras")
     p.add_argument("--force", action="store_true", help="overwrite an existing OUTPUT/NAME.keras")
+    add_distribution_flags(p)
     return p
+
+
+def add_distribution_flags(p):
+    """Issue 11 (transformnet/distribute.py): where the run trains; none of these changes the result."""
+    from .distribute import parse_devices
+
+    p.add_argument("--devices", type=parse_devices, default=None, metavar="all|N", help="local devices per process (default all: every accelerator, else the CPU)")
+    p.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="JAX multi-process: process 0's address (or from SLURM/Open MPI)")
+    p.add_argument("--num-processes", type=int, default=None, help="JAX multi-process: number of training processes")
+    p.add_argument("--process-id", type=int, default=None, help="JAX multi-process: this process's index, 0..N-1")
 
 
 def read_settings_file(path):
@@ -229,9 +240,10 @@ class Stepper:
     back. ``mean_losses()`` fetches the losses averaged over the steps since the last fetch.
     """
 
-    def __init__(self, model, loss_fn, loss_net, optimizer, names):
+    def __init__(self, model, loss_fn, loss_net, optimizer, names, dist=None):
         self.model, self.loss_fn, self.loss_net, self.optimizer = model, loss_fn, loss_net, optimizer
         self.names = names
+        self.dist = dist  # a distribute.Distribution; None: one device
         self.scaled = hasattr(optimizer, "scale_loss") and type(optimizer).__name__ == "LossScaleOptimizer"
         optimizer.build(model.trainable_variables)
 
@@ -244,10 +256,14 @@ class Stepper:
 
 
 class JaxStepper(Stepper):
-    def __init__(self, *args):
-        super().__init__(*args)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         import jax
         import keras
+
+        from .distribute import JaxDistribution
+
+        self.dist = dist = self.dist or JaxDistribution(1)
 
         model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
         vgg_variables = self.loss_net.model.variables
@@ -283,53 +299,40 @@ class JaxStepper(Stepper):
             y, losses, _ = forward(trainable, non_trainable, vgg_values, keras.ops.cast(batch, "float32"))
             return y, losses
 
-        self._train = jax.jit(train_step, donate_argnums=(0,))
-        self._eval = jax.jit(eval_step)
-        self._vgg = [v.value for v in vgg_variables]
+        # Batches sharded over the mesh, everything else replicated (distribute.py): the losses are
+        # batch means, so XLA's all-reduce of the gradients gives the one-device step.
+        rep = dist.replicated
+        self._train = jax.jit(train_step, donate_argnums=(0,), in_shardings=(rep, rep, dist.batch), out_shardings=rep)
+        self._eval = jax.jit(eval_step, in_shardings=rep, out_shardings=rep)
+        self._vgg = dist.replicate([v.value for v in vgg_variables])
         self.from_variables()
 
     def _zero_sums(self):
-        import jax.numpy as jnp
-
-        return {k: jnp.zeros((), "float32") for k in self.names}
+        return self.dist.replicate(({k: np.zeros((), "float32") for k in self.names}, np.zeros((), "int32")))
 
     def from_variables(self):
-        import jax.numpy as jnp
-
         g = self.variable_groups()
-        self.state = (
-            [v.value for v in g["trainable"]],
-            [v.value for v in g["non_trainable"]],
-            [v.value for v in g["optimizer"]],
-            self._zero_sums(),
-            jnp.zeros((), "int32"),
-        )
+        values = self.dist.replicate([[v.value for v in g[k]] for k in ("trainable", "non_trainable", "optimizer")])
+        self.state = (*values, *self._zero_sums())
 
     def step(self, batch):
         self.state = self._train(self.state, self._vgg, batch)
 
     def mean_losses(self):
-        import jax
-        import jax.numpy as jnp
-
         trainable, non_trainable, opt_values, sums, count = self.state
-        sums, count = jax.device_get((sums, count))  # one transfer for all the loss sums
+        sums, count = self.dist.to_host((sums, count))  # one transfer for all the loss sums
         means = {k: float(v) / max(int(count), 1) for k, v in sums.items()}
 
-        self.state = (trainable, non_trainable, opt_values, self._zero_sums(), jnp.zeros((), "int32"))
+        self.state = (trainable, non_trainable, opt_values, *self._zero_sums())
         return means
 
     def evaluate(self, batch):
-        y, losses = self._eval(self.state[0], self.state[1], self._vgg, batch)
-        return np.asarray(y), {k: float(v) for k, v in losses.items()}
+        y, losses = self.dist.to_host(self._eval(self.state[0], self.state[1], self._vgg, self.dist.replicate(batch)))
+        return y, {k: float(v) for k, v in losses.items()}
 
     def groups(self):
-        trainable, non_trainable, opt_values = self.state[:3]
-        return {
-            "trainable": [np.asarray(v) for v in trainable],
-            "non_trainable": [np.asarray(v) for v in non_trainable],
-            "optimizer": [np.asarray(v) for v in opt_values],
-        }
+        trainable, non_trainable, opt_values = self.dist.to_host(self.state[:3])
+        return {"trainable": trainable, "non_trainable": non_trainable, "optimizer": opt_values}
 
     def load(self, groups):
         _assign(self.variable_groups(), groups)
@@ -340,8 +343,8 @@ class JaxStepper(Stepper):
 
 
 class TensorFlowStepper(Stepper):
-    def __init__(self, *args):
-        super().__init__(*args)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         import tensorflow as tf
 
         model, loss_fn, optimizer, names, scaled = self.model, self.loss_fn, self.optimizer, self.names, self.scaled
@@ -369,9 +372,44 @@ class TensorFlowStepper(Stepper):
             return y, loss_fn(y, content_images=x)
 
         self._train, self._eval = train_step, eval_step
+        self._strategy = getattr(self.dist, "strategy", None)
+        if self._strategy is not None:
+            self._train = self._distributed_train_step(tf, self._strategy)
+
+    def _distributed_train_step(self, tf, strategy):
+        """The step under a tf.distribute strategy (distribute.py). Keras disables XLA under
+        tf.distribute, so only each replica's forward and backward pass is compiled; the optimizer,
+        which all-reduces the gradients, runs outside XLA."""
+        model, loss_fn, optimizer, names, scaled = self.model, self.loss_fn, self.optimizer, self.names, self.scaled
+        sums, count, replicas = self._sums, self._count, strategy.num_replicas_in_sync
+
+        @tf.function(jit_compile=True)
+        def gradients(batch):
+            x = tf.cast(batch, "float32")
+            with tf.GradientTape() as tape:
+                y = model(x, training=True)
+                losses = loss_fn(y, content_images=x)
+                # Keras' optimizer sums the replicas' gradients; dividing here makes that the mean.
+                loss = losses["total"] / replicas
+                loss = optimizer.scale_loss(loss) if scaled else loss
+            return tape.gradient(loss, model.trainable_variables), losses
+
+        def replica_step(batch):
+            grads, losses = gradients(batch)
+            optimizer.apply(grads, model.trainable_variables)
+            return losses
+
+        @tf.function
+        def train_step(batch):
+            losses = strategy.run(replica_step, args=(batch,))
+            for k in names:
+                sums[k].assign_add(strategy.reduce("MEAN", losses[k], axis=None))
+            count.assign_add(1)
+
+        return train_step
 
     def step(self, batch):
-        self._train(batch)
+        self._train(self.dist.put(batch) if self._strategy is not None else batch)
 
     def mean_losses(self):
         n = max(int(self._count.numpy()), 1)
@@ -441,30 +479,46 @@ def train(settings, out=print):
         raise TrainingError(f"KERAS_BACKEND={backend}: the trainer supports jax and tensorflow")
     keras.mixed_precision.set_dtype_policy(settings["precision"])
     seed_everything(settings["seed"], backend)
+    from . import distribute
+
+    try:
+        dist = distribute.setup(
+            backend, settings.get("devices"), settings.get("coordinator"), settings.get("num_processes"), settings.get("process_id")
+        )
+        local_batch = dist.local_batch_size(settings["batch_size"])
+    except distribute.DistributionError as error:
+        raise TrainingError(str(error)) from None
+    if not dist.is_chief:  # one report, from process 0; every process still warns about its own photos
+        report = out
+
+        def out(line):
+            if line.startswith("warning"):
+                report(line)
 
     # Data first: a bad --data fails before minutes of model building.
     data = open_data(
-        settings["data"], settings["image_size"], settings["batch_size"], settings["seed"],
+        settings["data"], settings["image_size"], local_batch, settings["seed"],
         workers=settings.get("workers") or None, cache_mb=settings.get("cache_mb", config.DATA_CACHE_MB),
-        holdout=settings.get("validation_photos", config.VALIDATION_PHOTOS), log=out,
+        holdout=settings.get("validation_photos", config.VALIDATION_PHOTOS), log=out, shard=dist.shard(),
     )
-    out(f"data: {data.describe()}")
+    out(f"data: {data.describe()}; training on {dist.describe()}")
     val_images = data.validation_images()
 
     style = load_image(settings["style"])
     style = resize_longer_side(style, settings["style_size"])
-    loss_net = LossNetwork(weights=settings["vgg_weights"])
-    grams = PerceptualLoss.style_targets(loss_net, style)
-    grams = {k: keras.ops.convert_to_tensor(np.asarray(keras.ops.convert_to_numpy(v), "float32")) for k, v in grams.items()}
-    loss_fn = PerceptualLoss(
-        loss_net, grams, content_weight=settings["content_weight"], style_weight=settings["style_weight"], tv_weight=settings["tv_weight"]
-    )
-    model = build_transform_net(settings["width"])
-    optimizer = keras.optimizers.Adam(learning_rate=settings["lr"])
-    if settings["precision"] == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    names = loss_names(loss_fn.style_layers)
-    stepper = (JaxStepper if backend == "jax" else TensorFlowStepper)(model, loss_fn, loss_net, optimizer, names)
+    with dist.scope():  # TensorFlow: variables mirrored on every device; JAX: nothing
+        loss_net = LossNetwork(weights=settings["vgg_weights"])
+        grams = PerceptualLoss.style_targets(loss_net, style)
+        grams = {k: keras.ops.convert_to_tensor(np.asarray(keras.ops.convert_to_numpy(v), "float32")) for k, v in grams.items()}
+        loss_fn = PerceptualLoss(
+            loss_net, grams, content_weight=settings["content_weight"], style_weight=settings["style_weight"], tv_weight=settings["tv_weight"]
+        )
+        model = build_transform_net(settings["width"])
+        optimizer = keras.optimizers.Adam(learning_rate=settings["lr"])
+        if settings["precision"] == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        names = loss_names(loss_fn.style_layers)
+        stepper = (JaxStepper if backend == "jax" else TensorFlowStepper)(model, loss_fn, loss_net, optimizer, names, dist=dist)
 
     step = 0
     last_checkpoint = None
@@ -475,12 +529,15 @@ def train(settings, out=print):
         else:
             last_checkpoint, groups, meta = found
             stepper.load(groups)
-            data.restore(meta["data"])
+            try:
+                data.restore(distribute.unpack_position(meta["data"], dist.process_index, dist.process_count))
+            except distribute.DistributionError as error:
+                raise TrainingError(f"{last_checkpoint}: {error}") from None
             step = int(meta["step"])
             out(f"resumed from {last_checkpoint} (step {step})")
 
     saved_settings = {k: v for k, v in settings.items() if k not in NOT_SETTINGS}
-    writer = SummaryWriter(settings["logdir"])
+    writer = SummaryWriter(settings["logdir"]) if dist.is_chief else distribute.Silent()  # process 0 writes
     if step == 0:
         writer.text("settings", "```\n" + json.dumps(saved_settings, indent=2, sort_keys=True) + "\n```", 0)
         writer.hparams(saved_settings)
@@ -489,11 +546,14 @@ def train(settings, out=print):
             writer.image(f"images/validation_photo_{i}", image, 0)
 
     def checkpoint(at_step):
+        positions = dist.gather(batches.position)  # every process's data position, for --resume
         groups = stepper.groups()
         bad = [g for g, values in groups.items() if not all(np.isfinite(v).all() for v in values if v.dtype.kind == "f")]
         if bad:
             raise TrainingError(f"non-finite {bad[0]} variables at step {at_step}; not saved. Last good checkpoint: {last_checkpoint}")
-        meta = {"settings": saved_settings, "data": batches.position, "seed": settings["seed"], "backend": backend}
+        if not dist.is_chief:
+            return ckpt.checkpoint_path(checkpoint_dir, at_step)
+        meta = {"settings": saved_settings, "data": distribute.pack_positions(positions), "seed": settings["seed"], "backend": backend}
         return ckpt.save_checkpoint(checkpoint_dir, at_step, groups, meta, keep=settings["keep"])
 
     validation = {}
@@ -509,13 +569,9 @@ def train(settings, out=print):
             writer.image(f"images/validation_{i}", to_uint8(image), at_step)
         return losses
 
-    progress = Progress(settings["steps"], step)
+    progress = Progress(settings["steps"], step) if dist.is_chief else distribute.Silent()
     final = {}
-    put = None
-    if backend == "jax":
-        import jax
-
-        put = jax.device_put  # start the host->device copy in the prefetch thread
+    put = dist.put if backend == "jax" else None  # start the host->device copy in the prefetch thread
     batches = Prefetcher(data, depth=4, put=put)
     interval_start, interval_step = time.time(), step
     try:
@@ -568,12 +624,15 @@ def train(settings, out=print):
         "final_losses": final,
         "validation_losses": validation,
         "backend": backend,
+        "devices": dist.num_devices,
+        "processes": dist.process_count,
         "precision": settings["precision"],
         "wall_time_s": round(time.time() - started, 1),
         "keras_version": keras.__version__,
         "checkpoint": last_checkpoint,
     }
-    export_model(exported, output_path, metadata)
+    if dist.is_chief:
+        export_model(exported, output_path, metadata)
     out(f"exported {output_path} ({step} steps, {metadata['wall_time_s']} s)")
     return metadata
 
