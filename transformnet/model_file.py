@@ -12,7 +12,7 @@ import json
 import os
 import zipfile
 
-from .images import atomic_write
+from .files import atomic_write
 
 METADATA_MEMBER = "transformnet.json"
 
