@@ -22,8 +22,10 @@ import time
 
 from . import config
 from .fast import ModelError, check_archive, default_checkpoint_dir, resolve_model
-from .images import ImageError, load_image, probe_image, resize_to_max_side
+from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
+from .images import ImageError, load_image, output_format, probe_image, resize_to_max_side
 from .pipeline import expand_images
+from .quiet import load_keras
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a file could not be used, or a run failed
@@ -43,16 +45,6 @@ def _stem(path):
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def _image_suffix(path):
-    """The output format suffix of ``path``, or raises CLIError for an unknown one."""
-    from PIL import Image
-
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in Image.registered_extensions():
-        raise CLIError(f"{path}: unknown output image format (use .jpg or .png)")
-    return suffix
-
-
 def _known_suffixes():
     from PIL import Image
 
@@ -66,7 +58,8 @@ def plan_outputs(inputs, output, name_of, protected=(), force=False):
     folder, or a file path with an image suffix (only with one input); a path that does not
     exist and has no image suffix is a new folder. Raises CLIError if an output would replace
     an input or a ``protected`` file, two inputs would write the same file, or an output
-    exists and ``force`` is false.
+    exists and ``force`` is false; ImageError for a format PIL cannot write (``.psd``);
+    WriteError for a place that cannot be written (a parent that is a file, a read-only folder).
     """
     if output is None:
         paths = [name_of(path) for path in inputs]
@@ -84,7 +77,7 @@ def plan_outputs(inputs, output, name_of, protected=(), force=False):
     else:
         paths = [os.path.join(output, name_of(path)) for path in inputs]  # a new folder
     for path in paths:
-        _image_suffix(path)
+        output_format(path)
     sources = {}
     for source in list(inputs) + list(protected):
         sources[os.path.realpath(source)] = source
@@ -106,6 +99,7 @@ def plan_outputs(inputs, output, name_of, protected=(), force=False):
             raise CLIError(f"{path}: output is a folder")
         if os.path.exists(path) and not force:
             raise CLIError(f"{path}: output already exists (use --force to overwrite)")
+        check_writable(path)
     return paths
 
 
@@ -114,30 +108,6 @@ def _same_file(a, b):
         return os.path.samefile(a, b)
     except OSError:
         return False
-
-
-def _quiet_backend_logs():
-    """Imports Keras with TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) hidden, so
-    it cannot bury our one-line messages. Set TRANSFORMNET_VERBOSE=1 to see it. Python
-    exceptions raised by the import still surface normally."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "keras" in sys.modules or os.environ.get("TRANSFORMNET_VERBOSE"):
-        import keras  # noqa: F401
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        import keras
-
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # device probing logs happen here
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 # --- fast path ------------------------------------------------------------------------------
@@ -172,7 +142,7 @@ def run_fast(args):
         force=args.force,
     )
 
-    _quiet_backend_logs()
+    load_keras()
     from tqdm import tqdm
 
     from .fast import load_transform_model
@@ -182,21 +152,29 @@ def run_fast(args):
     model = load_transform_model(model_path)
     status = EXIT_ERROR if problems else EXIT_OK
     bar = tqdm(total=len(good), unit="image", disable=args.quiet or len(good) < 2)
-    for source, target in zip(good, outputs):
+    for index, (source, target) in enumerate(zip(good, outputs)):
         start = time.perf_counter()
         tiles = _TileBar(source, disable=args.quiet)
         try:
             photo = load_image(source)
             result = stylize_photo(model, photo, options, progress=tiles)
-        except (ImageError, MemoryError) as error:
+            tiles.close()
+            save_image(target, result)
+        except (ImageError, WriteError, MemoryError) as error:
             tiles.close()
             bar.clear()
-            _error(error if isinstance(error, ImageError) else f"{source}: out of memory (try --tile or --max-size)")
+            if isinstance(error, MemoryError):
+                error = f"{source}: out of memory (try --tile or --max-size)"
+            left = len(good) - index - 1
+            if isinstance(error, WriteError) and error.errno in STOPS_EVERYTHING and left:
+                error = f"{error}; stopped, {left} more photo{'s' if left > 1 else ''} not stylized"
+                left = -1
+            _error(error)
             status = EXIT_ERROR
             bar.update(1)
+            if left < 0:
+                break
             continue
-        tiles.close()
-        save_image(target, result)
         seconds = time.perf_counter() - start
         bar.write(f"{target}  ({result.shape[1]}x{result.shape[0]}, {seconds:.1f} s)")
         bar.update(1)
@@ -255,8 +233,9 @@ def run_video(args):
         raise CLIError(f"{target}: output would overwrite the input {source}; choose another --output")
     if os.path.exists(target) and not args.force:
         raise CLIError(f"{target}: output already exists (use --force to overwrite)")
+    check_writable(target)
 
-    _quiet_backend_logs()
+    load_keras()
     from .fast import load_transform_model
     from .pipeline import stylize_photo
 
@@ -276,7 +255,7 @@ def run_export(args):
 
     model_path, model_name = resolve_model(args.model, args.checkpoints)
     check_archive(model_path)
-    _quiet_backend_logs()
+    load_keras()
     from .fast import load_transform_model
 
     model = load_transform_model(model_path)
@@ -291,7 +270,7 @@ def run_export(args):
 def run_info(args):
     model_path, _ = resolve_model(args.info, args.checkpoints)
     check_archive(model_path)
-    _quiet_backend_logs()
+    load_keras()
     from .fast import model_info
 
     for key, value in model_info(model_path).items():
@@ -329,7 +308,7 @@ def run_slow(args):
                 f"for the slow path; need at least {SLOW_MIN_SIDE} pixels on the shorter side"
             )
 
-    _quiet_backend_logs()
+    load_keras()
     from tqdm import tqdm
 
     from .images import save_image

@@ -167,6 +167,10 @@ class PhotoFolder:
     def __len__(self):
         return len(self.paths)
 
+    def counts(self):
+        """(distinct training photos, photos held out for validation)."""
+        return len(self.paths), len(self.val_paths)
+
     def describe(self):
         """What is trained on and what is held out, for the console."""
         total = len(self.paths) + len(self.val_paths)
@@ -303,6 +307,12 @@ class TfdsPhotos:
 
     def describe(self):
         return f"tfds:{self.name} split {self.split} (first {self.holdout} held out for validation)"
+
+    def counts(self):
+        """(distinct training examples or None if tfds does not know, examples held out)."""
+        split = self.builder.info.splits.get(self.split) if self.builder.info.splits else None
+        total = getattr(split, "num_examples", None)
+        return (max(0, total - self.holdout) if total else None), self.holdout
 
     def state(self):
         return {"epoch": self.epoch, "index": self.index, "skipped": self.skipped}
