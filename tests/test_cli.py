@@ -238,13 +238,21 @@ def test_model_with_code_is_refused_by_safe_mode(tmp_path, photo):
 
 
 def test_info_prints_metadata(model_dir):
+    import json
+
     result = run("--info", "random", "--checkpoints", model_dir)
     assert result.returncode == 0, result.stderr
-    assert "parameters: " in result.stdout
-    assert "width: 0.25" in result.stdout
-    assert "keras/keras_version" in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("model       random: ") and "Keras 3." in lines[0]
+    assert lines[1].startswith("network     width 0.25, 5 residual blocks, ") and lines[1].endswith(" parameters")
+    assert "no train.py metadata" in lines[2]
+    result = run("--info", "random", "--checkpoints", model_dir, "--json")
+    info = json.loads(result.stdout)
+    assert info["model"]["width"] == 0.25 and info["model"]["parameters"] > 1000
+    assert info["keras"]["keras_version"].startswith("3.") and info["training"] == {}
     result = run("--info", "../x", "--checkpoints", model_dir)
     one_error_line(result, "../x")
+    assert run("--model", "random", "--checkpoints", model_dir, "--image", "x.jpg", "--json").returncode == 2
 
 
 def test_slow_path_writes_default_name(tmp_path, photo):

@@ -21,6 +21,7 @@ import sys
 import time
 
 from . import config
+from .checks import FlagError
 from .fast import ModelError, check_archive, default_checkpoint_dir, resolve_model
 from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
 from .images import ImageError, load_image, output_format, probe_image, resize_to_max_side
@@ -30,7 +31,6 @@ from .quiet import load_keras
 EXIT_OK = 0
 EXIT_ERROR = 1  # a file could not be used, or a run failed
 EXIT_USAGE = 2  # argparse's status for a malformed command line
-SLOW_MIN_SIDE = 16
 
 
 class CLIError(Exception):
@@ -272,9 +272,15 @@ def run_info(args):
     check_archive(model_path)
     load_keras()
     from .fast import model_info
+    from .info import describe
 
-    for key, value in model_info(model_path).items():
-        print(f"{key}: {value}")
+    info = model_info(model_path)
+    if args.json:
+        import json
+
+        print(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        print("\n".join(describe(info)))
     return EXIT_OK
 
 
@@ -282,12 +288,18 @@ def run_info(args):
 
 
 def run_slow(args):
+    from . import checks
+
     if len(args.image) != 1:
         raise CLIError("the slow path (--style) takes exactly one --image")
-    if args.iterations < 1:
-        raise CLIError(f"--iterations must be at least 1, not {args.iterations}")
-    if args.size < 16:
-        raise CLIError(f"--size must be at least 16 pixels, not {args.size}")
+    checks.at_least("--iterations", args.iterations, 1)
+    checks.at_least("--size", args.size, config.VGG_MIN_SIDE)
+    if args.style_size is not None:
+        checks.at_least("--style-size", args.style_size, config.VGG_MIN_SIDE)
+    checks.positive("--learning-rate", args.learning_rate)
+    for flag, value in (("--content-weight", args.content_weight), ("--style-weight", args.style_weight), ("--tv-weight", args.tv_weight)):
+        checks.weight(flag, value)
+    checks.vgg_weights(args.vgg_weights)
     photo_path = args.image[0]
     style_stem = _stem(args.style)
     (output,) = plan_outputs(
@@ -297,15 +309,17 @@ def run_slow(args):
         protected=[args.style],
         force=args.force,
     )
+    if args.loss_log:
+        _plan_extra_output(args.loss_log, [photo_path, args.style, output], args.force)
     painting = load_image(args.style)
     photo = resize_to_max_side(load_image(photo_path), args.size)
     painting = resize_to_max_side(painting, args.style_size or args.size)
     # VGG16 pools three times before relu4_3: smaller images leave no feature map to compare.
     for path, array in ((photo_path, photo), (args.style, painting)):
-        if min(array.shape[:2]) < SLOW_MIN_SIDE:
+        if min(array.shape[:2]) < config.VGG_MIN_SIDE:
             raise CLIError(
                 f"{path}: {array.shape[1]}x{array.shape[0]} pixels (after scaling) is too small "
-                f"for the slow path; need at least {SLOW_MIN_SIDE} pixels on the shorter side"
+                f"for the slow path; need at least {config.VGG_MIN_SIDE} pixels on the shorter side"
             )
 
     load_keras()
@@ -314,17 +328,9 @@ def run_slow(args):
     from .images import save_image
     from .losses import PerceptualLoss
     from .slow import stylize
-    from .vgg import LossNetwork, WeightsError
+    from .vgg import LossNetwork
 
-    try:
-        loss_net = LossNetwork(weights=args.vgg_weights)
-    except WeightsError:
-        raise
-    except Exception as error:  # "imagenet" needs a download; offline it fails many ways
-        raise CLIError(
-            f"VGG16 weights {args.vgg_weights!r}: cannot load ({type(error).__name__}); "
-            "pass --vgg-weights FILE or set TRANSFORMNET_VGG_WEIGHTS"
-        ) from None
+    loss_net = LossNetwork(weights=args.vgg_weights)
     grams = PerceptualLoss.style_targets(loss_net, painting)
     loss_fn = PerceptualLoss(
         loss_net,
@@ -370,13 +376,29 @@ def run_slow(args):
     return EXIT_OK
 
 
+def _plan_extra_output(path, taken, force):
+    """Checks a non-image output (the loss log) like ``plan_outputs`` checks images: it must not
+    replace an input or another output, nor an existing file without ``force``, and its place
+    must be writable."""
+    for other in taken:
+        if os.path.realpath(path) == os.path.realpath(other) or _same_file(path, other):
+            raise CLIError(f"{path}: would overwrite {other}; choose another file")
+    if os.path.exists(path) and not force:
+        raise CLIError(f"{path}: already exists (use --force to overwrite)")
+    check_writable(path)
+
+
 def _write_loss_log(path, rows):
     keys = ["total", "weighted/content", "weighted/style", "weighted/tv", "content", "style", "tv"]
-    with open(path, "w") as handle:
-        handle.write("iteration,seconds," + ",".join(keys) + "\n")
-        for iteration, seconds, losses in rows:
-            values = ",".join(f"{losses[key]:.6g}" for key in keys)
-            handle.write(f"{iteration},{seconds:.3f},{values}\n")
+
+    def write(tmp):
+        with open(tmp, "w") as handle:
+            handle.write("iteration,seconds," + ",".join(keys) + "\n")
+            for iteration, seconds, losses in rows:
+                values = ",".join(f"{losses[key]:.6g}" for key in keys)
+                handle.write(f"{iteration},{seconds:.3f},{values}\n")
+
+    atomic_write(path, write)
 
 
 # --- argument parsing -----------------------------------------------------------------------
@@ -391,7 +413,7 @@ def build_parser():
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--model", metavar="NAME_OR_PATH", help="checkpoints/NAME.keras or a path to a .keras file")
     mode.add_argument("--style", metavar="PAINTING", help="style image for the slow optimisation path")
-    mode.add_argument("--info", metavar="NAME_OR_PATH", help="print a saved model's metadata and exit")
+    mode.add_argument("--info", metavar="NAME_OR_PATH", help="describe a saved model (painting, training budget, time, losses) and exit")
     parser.add_argument("--image", nargs="+", metavar="PHOTO", help="photo(s) to stylize")
     parser.add_argument(
         "--output",
@@ -400,6 +422,7 @@ def build_parser():
         "as <stem>_<model>.jpg or <stem>_<style>_gatys.jpg)",
     )
     parser.add_argument("--force", action="store_true", help="replace existing output files")
+    parser.add_argument("--json", action="store_true", help="with --info: print everything as JSON, for scripts")
     parser.add_argument(
         "--checkpoints",
         metavar="DIR",
@@ -441,13 +464,15 @@ def main(argv=None):
         parser.error("--image is required with --model and --style")
     if args.info is not None and args.image:
         parser.error("--info takes no --image")
+    if args.json and args.info is None:
+        parser.error("--json goes with --info")
     try:
         if args.info is not None:
             return run_info(args)
         if args.model is not None:
             return run_fast(args)
         return run_slow(args)
-    except (CLIError, ImageError, ModelError) as error:
+    except (CLIError, ImageError, ModelError, WriteError, FlagError) as error:
         _error(error)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from . import checks, config
+from .info import duration
 from .quiet import load_keras
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -232,7 +233,7 @@ class Progress:
             self.bar.set_postfix_str(text, refresh=True)
             return
         rate = (step - self.first) / max(time.time() - self.started, 1e-9)
-        eta = f"eta {_duration((self.total - step) / rate)}" if rate > 0 else ""
+        eta = f"eta {duration((self.total - step) / rate)}" if rate > 0 else ""
         print(f"step {step}/{self.total} {text} {eta}", file=self.file or sys.stdout, flush=True)
 
     def note(self, text):
@@ -243,15 +244,6 @@ class Progress:
     def close(self):
         if self.bar is not None:
             self.bar.close()
-
-
-def _duration(seconds):
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def device_name(backend):
@@ -718,7 +710,7 @@ def train(settings, out=print, progress=None):
     except WriteError as error:
         raise WriteError(f"{error}; the trained weights are in {last_checkpoint}: free some space and rerun with --resume",
                          error.errno) from None
-    out(f"exported {output_path} ({step} steps, {_duration(metadata['wall_time_s'])})")
+    out(f"exported {output_path} ({step} steps, {duration(metadata['wall_time_s'])})")
     return metadata
 
 
