@@ -168,8 +168,8 @@ class PhotoFolder:
         return len(self.paths)
 
     def counts(self):
-        """(distinct training photos, photos held out for validation)."""
-        return len(self.paths), len(self.val_paths)
+        """(distinct readable training photos so far, photos held out for validation)."""
+        return len(self.paths) - len(self.bad), len(self.val_paths)
 
     def describe(self):
         """What is trained on and what is held out, for the console."""

@@ -309,9 +309,10 @@ class Stepper:
 
     ``groups()`` returns every variable as numpy arrays (checkpointing), ``load(groups)`` puts them
     back. ``mean_losses()`` fetches the losses averaged over the steps since the last fetch.
-    ``step(batch)`` returns a ticket, a scalar of that step that ``wait(ticket)`` waits for: the
-    trainer waits for the step a few behind the newest, so the progress bar counts finished steps
-    while the device always has work queued (no per-step sync that would drain it).
+    ``step(batch)`` returns a ticket, a scalar of that step; ``ready(ticket)`` asks without waiting
+    whether the step has finished, ``wait(ticket)`` waits for it. The trainer waits only for the
+    step ``RUN_AHEAD`` behind the newest, so the progress bar counts finished steps while the
+    device always has work queued (no per-step sync that would drain it).
     """
 
     def __init__(self, model, loss_fn, loss_net, optimizer, names):
@@ -397,6 +398,9 @@ class JaxStepper(Stepper):
     def wait(self, ticket):
         ticket.block_until_ready()
 
+    def ready(self, ticket):
+        return ticket.is_ready()
+
     def mean_losses(self):
         import jax
         import jax.numpy as jnp
@@ -465,6 +469,9 @@ class TensorFlowStepper(Stepper):
 
     def wait(self, ticket):
         ticket.numpy()
+
+    def ready(self, ticket):
+        return "CPU" in ticket.device  # TensorFlow runs CPU kernels before the call returns
 
     def mean_losses(self):
         n = max(int(self._count.numpy()), 1)
@@ -641,7 +648,7 @@ def train(settings, out=print, progress=None):
                 out(f"compiled in {time.time() - begun:.0f} s")
                 progress.start(step)
                 interval_start, interval_step = time.time(), step
-            while len(tickets) > RUN_AHEAD:
+            while tickets and (len(tickets) > RUN_AHEAD or stepper.ready(tickets[0])):
                 stepper.wait(tickets.popleft())
             progress.advance(step - len(tickets))
             at_end = step == settings["steps"]

@@ -98,9 +98,10 @@ def stylize_video(source, target, stylize_frame, progress=True):
         video_only = tmp + ".video.mp4" if has_audio else tmp
         try:
             frames = _encode(video_only)
+            _check_written(video_only, frames, target)
             if has_audio:
                 _mux_audio(video_only, source, tmp)
-            _check_written(tmp, frames, target)
+                _check_written(tmp, frames, target)
         finally:
             if has_audio and os.path.exists(video_only):
                 os.remove(video_only)
