@@ -80,14 +80,15 @@ def _identity(path):
     return status.st_dev, status.st_ino
 
 
-def resize_short_side(array_or_image, size):
-    """Resizes so the shorter side is ``size`` (bilinear, PIL's antialiasing filter when shrinking)."""
-    image = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
-    w, h = image.size
-    if min(w, h) != size:
-        scale = size / min(w, h)
-        image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BILINEAR)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+def resize_short_side(array, size):
+    """Resizes an RGB uint8 array so the shorter side is ``size`` (bilinear, PIL's antialiasing
+    filter when shrinking)."""
+    h, w = array.shape[:2]
+    if min(h, w) == size:
+        return array
+    scale = size / min(w, h)
+    new = (max(size, round(w * scale)), max(size, round(h * scale)))
+    return np.asarray(Image.fromarray(array).resize(new, Image.Resampling.BILINEAR))
 
 
 def decode_photo(path, size):

@@ -119,7 +119,7 @@ def to_srgb(image, path):
         converted = _from_profile(image, icc)
         if converted is not None:
             return converted
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def _check_file(path):
