@@ -165,14 +165,14 @@ def run_fast(args):
             bar.clear()
             if isinstance(error, MemoryError):
                 error = f"{source}: out of memory (try --tile or --max-size)"
+            stop = isinstance(error, WriteError) and error.errno in STOPS_EVERYTHING  # a full disk
             left = len(good) - index - 1
-            if isinstance(error, WriteError) and error.errno in STOPS_EVERYTHING and left:
+            if stop and left:
                 error = f"{error}; stopped, {left} more photo{'s' if left > 1 else ''} not stylized"
-                left = -1
             _error(error)
             status = EXIT_ERROR
             bar.update(1)
-            if left < 0:
+            if stop:
                 break
             continue
         seconds = time.perf_counter() - start
