@@ -31,6 +31,8 @@ def test_places_that_cannot_hold_a_file_are_refused_up_front(tmp_path):
         assert str(info.value).startswith(f"{path}: ")
     with pytest.raises(WriteError, match="is a folder"):
         check_writable(tmp_path)
+    with pytest.raises(WriteError, match="file name longer than"):
+        check_writable(tmp_path / ("y" * 250 + "_starry.jpg"))  # a long photo name plus the suffix
     check_writable(tmp_path / "new" / "deeper" / "out.jpg")  # folders that do not exist yet are fine
     assert not (tmp_path / "new").exists()
 

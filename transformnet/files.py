@@ -5,7 +5,8 @@ loss logs) goes through :func:`atomic_write`, so one rule covers them all:
 
 - :func:`check_writable` runs before any work starts and catches what can be known in advance:
   a parent that is a regular file, a folder that cannot be written (permissions, read-only
-  mount, immutable flag; ``os.access`` asks the kernel, so it also holds for root).
+  mount, immutable flag; ``os.access`` asks the kernel, so it also holds for root), a file name
+  too long for the file system (a long photo name plus ``_model.jpg``).
 - :func:`atomic_write` writes a temporary file in the target folder, flushes it to disk and
   renames it over the target only when complete. What can only fail while writing (disk full,
   file-size limit, quota, a target that cannot be replaced) becomes one :class:`WriteError`
@@ -51,6 +52,12 @@ def check_writable(path):
         raise WriteError(f"{path}: cannot write: {ancestor} is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise WriteError(f"{path}: cannot write: folder {ancestor} is not writable", errno.EACCES)
+    try:
+        longest = os.pathconf(ancestor, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # not POSIX, or the file system does not say
+        longest = 255
+    if len(os.fsencode(os.path.basename(path))) > longest:
+        raise WriteError(f"{path}: file name longer than the {longest} bytes this file system allows", errno.ENAMETOOLONG)
 
 
 def atomic_write(path, write):
