@@ -71,7 +71,9 @@ def describe(info):
                               f"style {_g(settings.get('style_weight', '?'))} tv {_g(settings.get('tv_weight', '?'))}, "
                               f"seed {settings.get('seed', '?')}"))
     final = run.get("final_losses", {})
-    lines.append(("losses", _losses(final) + (f" (mean of the last {settings['log_every']} steps)" if final and "log_every" in settings else "")))
+    every = settings.get("log_every")
+    last = (steps % every or every) if isinstance(steps, int) and isinstance(every, int) and every > 0 else None
+    lines.append(("losses", _losses(final) + (f" (mean of the last {last} steps)" if final and last else "")))
     per_layer = {k.split("/", 1)[1]: v for k, v in final.items() if k.startswith("style/")}
     if per_layer:
         lines.append(("style", ", ".join(f"{layer} {_g(v)}" for layer, v in per_layer.items()) + " (unweighted)"))
