@@ -2,7 +2,9 @@
 photos) comes from ``../shared`` beside the checkout; tests that need it skip, saying so,
 when it is absent."""
 
+import contextlib
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +50,43 @@ def loss_net(npz_weights):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def file_size_limit(nbytes):
+    """``preexec_fn`` for a subprocess in which no file can grow beyond ``nbytes`` (writes fail
+    with EFBIG, as on a full disk); works without root. SIGXFSZ is ignored so the write fails
+    instead of killing the process; the ignore survives exec, so ffmpeg children fail alike."""
+
+    def apply():
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
+
+    return apply
+
+
+@contextlib.contextmanager
+def unwritable_folder(path):
+    """``path`` as a folder nobody may write to: ``chattr +i`` as root (root ignores permission
+    bits), mode 0555 otherwise. Skips the test where neither is possible."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        try:
+            done = subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
+        except OSError:
+            done = False
+        if not done:
+            pytest.skip("running as root and chattr +i is not available here")
+        try:
+            yield path
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+    else:
+        path.chmod(0o555)
+        try:
+            yield path
+        finally:
+            path.chmod(0o755)

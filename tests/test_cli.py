@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import NPZ, ROOT, STARRY, need
+from conftest import NPZ, ROOT, STARRY, file_size_limit, need, unwritable_folder
 from images_factory import bad_inputs, good_inputs
 
 pytestmark = pytest.mark.cli
@@ -21,12 +21,12 @@ pytestmark = pytest.mark.cli
 EVAL = str(ROOT / "eval.py")
 
 
-def run(*args, cwd=None, env=None):
+def run(*args, cwd=None, env=None, **options):
     full_env = {**os.environ, **(env or {})}
     full_env.pop("TRANSFORMNET_CHECKPOINTS", None)
     result = subprocess.run(
         [sys.executable, EVAL, *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, env=full_env, timeout=600,
+        capture_output=True, text=True, cwd=cwd, env=full_env, timeout=600, **options,
     )
     assert "Traceback" not in result.stderr, result.stderr
     return result
@@ -238,13 +238,21 @@ def test_model_with_code_is_refused_by_safe_mode(tmp_path, photo):
 
 
 def test_info_prints_metadata(model_dir):
+    import json
+
     result = run("--info", "random", "--checkpoints", model_dir)
     assert result.returncode == 0, result.stderr
-    assert "parameters: " in result.stdout
-    assert "width: 0.25" in result.stdout
-    assert "keras/keras_version" in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("model       random: ") and "Keras 3." in lines[0]
+    assert lines[1].startswith("network     width 0.25, 5 residual blocks, ") and lines[1].endswith(" parameters")
+    assert "no train.py metadata" in lines[2]
+    result = run("--info", "random", "--checkpoints", model_dir, "--json")
+    info = json.loads(result.stdout)
+    assert info["model"]["width"] == 0.25 and info["model"]["parameters"] > 1000
+    assert info["keras"]["keras_version"].startswith("3.") and info["training"] == {}
     result = run("--info", "../x", "--checkpoints", model_dir)
     one_error_line(result, "../x")
+    assert run("--model", "random", "--checkpoints", model_dir, "--image", "x.jpg", "--json").returncode == 2
 
 
 def test_slow_path_writes_default_name(tmp_path, photo):
@@ -269,3 +277,64 @@ def test_slow_path_bad_vgg_weights(tmp_path, photo):
 def test_usage_errors_exit_2():
     assert run("--image", "x.jpg").returncode == 2
     assert run("--model", "a").returncode == 2
+
+
+# --- issue 9: outputs that cannot be written, offline start --------------------------------------
+def test_outputs_that_cannot_be_written_are_refused_before_any_model_loads(tmp_path, model_dir, photo):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder")
+    cases = [
+        (tmp_path / "x.psd", tmp_path / "x.psd", "PIL cannot write RGB photos as PSD"),
+        (blocker / "out.jpg", blocker / "out.jpg", "is a file, not a folder"),
+        (blocker / "new_folder", blocker / "new_folder" / "street_random.jpg", "is a file, not a folder"),
+    ]
+    for output, named, words in cases:
+        result = run("--model", model_dir / "random.keras", "--image", photo, "--output", output)
+        assert words in one_error_line(result, named)
+    with unwritable_folder(tmp_path / "locked") as locked:
+        result = run("--model", model_dir / "random.keras", "--image", photo, "--output", locked)
+        assert "not writable" in one_error_line(result, locked / "street_random.jpg")
+        result = run("--style", photo, "--image", photo, "--output", locked / "slow.jpg", "--iterations", 1)
+        assert "not writable" in one_error_line(result, locked / "slow.jpg")
+    assert blocker.read_text() == "a file, not a folder"
+
+
+def test_full_disk_is_one_line_keeps_old_files_and_stops_the_batch(tmp_path, model_dir):
+    rng = np.random.default_rng(3)
+    photos = []
+    for name in ("a.png", "b.png"):
+        photos.append(tmp_path / name)
+        Image.fromarray(rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)).save(photos[-1])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a_random.jpg").write_bytes(b"old result")
+    result = run("--model", model_dir / "random.keras", "--image", *photos, "--output", out, "--force", "--quiet",
+                 preexec_fn=file_size_limit(2_000))
+    line = one_error_line(result, out / "a_random.jpg")
+    assert "cannot write (File too large); stopped, 1 more photo not stylized" in line
+    assert (out / "a_random.jpg").read_bytes() == b"old result"
+    assert sorted(p.name for p in out.iterdir()) == ["a_random.jpg"]
+
+
+def test_loss_log_is_planned_like_an_output(tmp_path, photo):
+    log = tmp_path / "losses.csv"
+    log.write_text("earlier run")
+    result = run("--style", photo, "--image", photo, "--output", tmp_path / "o.jpg", "--loss-log", log, "--iterations", 1)
+    assert "--force" in one_error_line(result, log)
+    result = run("--style", photo, "--image", photo, "--output", tmp_path / "o.jpg", "--loss-log", photo, "--force")
+    assert "would overwrite" in one_error_line(result, photo)
+    assert log.read_text() == "earlier run" and not (tmp_path / "o.jpg").exists()
+
+
+@pytest.mark.parametrize("flag,value", [("--learning-rate", -1), ("--style-weight", "nan"), ("--size", 8), ("--style-size", 3)])
+def test_slow_path_flags_follow_the_trainers_rules(tmp_path, photo, flag, value):
+    result = run("--style", photo, "--image", photo, "--output", tmp_path / "o.jpg", flag, value)
+    assert result.returncode == 1 and result.stderr.startswith(f"error: {flag} must be ") and result.stderr.count("\n") == 1
+
+
+def test_offline_imagenet_download_is_one_line(tmp_path, photo):
+    env = {"KERAS_HOME": str(tmp_path / "keras_home"), "https_proxy": "http://127.0.0.1:9",
+           "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}
+    result = run("--style", photo, "--image", photo, "--output", tmp_path / "o.jpg", "--vgg-weights", "imagenet", env=env)
+    line = one_error_line(result, "imagenet")
+    assert "could not download" in line and "TRANSFORMNET_VGG_WEIGHTS" in line

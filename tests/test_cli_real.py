@@ -84,3 +84,10 @@ def test_export_cli(tmp_path, model_dir):  # noqa: F811
     assert (tmp_path / "exp" / "random.onnx").is_file()
     again = run("--model", "random", "--checkpoints", model_dir, "--export", tmp_path / "exp", "--format", "onnx")
     one_error_line(again, tmp_path / "exp" / "random.onnx")
+
+
+def test_export_to_a_place_that_cannot_be_written(tmp_path, model_dir):  # noqa: F811
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("x")
+    result = run("--model", "random", "--checkpoints", model_dir, "--export", blocker / "exp", "--format", "onnx")
+    assert "is a file, not a folder" in one_error_line(result, blocker / "exp" / "random.onnx")

@@ -73,3 +73,53 @@ def test_empty_folder_is_one_clear_error(tmp_path):
 
     with pytest.raises(DataError, match="found 0"):
         PhotoFolder(str(tmp_path), 16, 2)
+
+
+def _identities(paths):
+    return {(os.stat(p).st_dev, os.stat(p).st_ino) for p in paths}
+
+
+def test_symlink_loops_and_links_count_each_real_photo_once(tmp_path):
+    root = folder_of(tmp_path, count=12)
+    photos = list_images(root)
+    assert len(photos) == 12
+    os.symlink(root, os.path.join(root, "b", "loop"))  # a/b/loop -> a: a loop
+    os.symlink(os.path.join(root, "b"), os.path.join(root, "again"))  # the same folder twice
+    os.symlink(photos[0], os.path.join(root, "alias.jpg"))
+    os.link(photos[1], os.path.join(root, "hard_link.jpg"))
+    (tmp_path / "a" / "._resource_fork.jpg").write_bytes(b"\0\5\26\7 macOS metadata")
+    (tmp_path / "a" / ".thumbnails").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "a" / ".thumbnails" / "t.jpg")
+    listed = list_images(root)
+    assert len(listed) == 12 and _identities(listed) == _identities(photos)
+    data = PhotoFolder(root, 16, 2, holdout=2)
+    assert len(data.paths) == 10 and len(data.val_paths) == 2
+    assert not _identities(data.paths) & _identities(data.val_paths)
+
+
+def test_small_folder_holds_out_a_fifth_at_most_and_says_what(tmp_path):
+    root = folder_of(tmp_path, count=9)
+    data = PhotoFolder(root, 16, 2, holdout=8)
+    assert data.counts() == (8, 1)
+    text = data.describe()
+    assert "9 photos below" in text and "8 for training, 1 held out for validation" in text
+    assert "not 8" in text and os.path.relpath(data.val_paths[0], root) in text
+    assert PhotoFolder(root, 16, 2, holdout=0).counts() == (9, 0)
+    one = tmp_path / "one"
+    one.mkdir()
+    Image.new("RGB", (20, 20)).save(one / "only.png")
+    assert PhotoFolder(str(one), 16, 2, holdout=8).counts() == (1, 0)
+
+
+def test_unknown_tfds_dataset_is_one_line():
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tfds needs TensorFlow; tested on the TensorFlow backend")
+    pytest.importorskip("tensorflow_datasets")
+    from transformnet.data import DataError, open_data
+
+    with pytest.raises(DataError) as info:
+        open_data("tfds:cocoo/2017", 16, 2, seed=0)
+    message = str(info.value)
+    assert message.startswith("tfds:cocoo/2017: ") and "did you mean coco" in message and "\n" not in message

@@ -91,3 +91,131 @@ def test_save_is_atomic_and_readable(tmp_path):
     assert (target.stat().st_mode & 0o777) != 0o600  # not mkstemp's private mode
     with pytest.raises(ImageError, match="unknown image format"):
         save_image(tmp_path / "x.foo", np.zeros((2, 2, 3), np.uint8))
+
+
+# --- issue 9: every pixel format has a rule -------------------------------------------------------
+MID = 128
+
+
+def _mid_gray(mode, size=(6, 4)):
+    """A uniform image in ``mode`` that every rule should load as RGB (128, 128, 128)."""
+    if mode == "F":
+        return Image.fromarray(np.full(size[::-1], MID / 255, np.float32), "F")
+    if mode in ("I;16", "I;16B", "I"):
+        array = np.full(size[::-1], MID * 257, {"I;16": "<u2", "I;16B": ">u2", "I": "<i4"}[mode])
+        return Image.frombytes(mode if mode != "I" else "I", size, array.tobytes())
+    if mode == "CMYK":
+        return Image.new("CMYK", size, (0, 0, 0, 255 - MID))
+    if mode == "1":
+        return Image.new("1", size, 1)  # white: bilevel has no mid gray
+    if mode in ("P", "PA"):
+        return Image.new("RGB", size, (MID,) * 3).convert("P", palette=Image.Palette.ADAPTIVE).convert(mode)
+    return Image.new("RGB", size, (MID,) * 3).convert(mode)
+
+
+@pytest.mark.parametrize(
+    "mode,suffix",
+    [("1", ".png"), ("L", ".png"), ("LA", ".png"), ("P", ".png"), ("PA", ".tif"), ("RGB", ".png"), ("RGBA", ".png"),
+     ("CMYK", ".tif"), ("YCbCr", ".tif"), ("LAB", ".tif"), ("I;16", ".png"), ("I;16B", ".tif"), ("I", ".tif"),
+     ("F", ".tif")],
+)
+def test_every_mode_a_photo_can_arrive_in_has_a_rule(tmp_path, mode, suffix):
+    path = tmp_path / f"mid{suffix}"
+    image = _mid_gray(mode)
+    image.save(path)
+    with Image.open(path) as reopened:
+        assert reopened.mode == mode  # the file really holds that mode
+    loaded = load_image(path)
+    assert loaded.shape == (4, 6, 3) and loaded.dtype == np.uint8
+    expected = 255 if mode == "1" else MID  # bilevel: 128 is white
+    assert np.abs(loaded.astype(int) - expected).max() <= 2, (mode, loaded[0, 0])
+
+
+def test_float_tiff_is_read_as_0_to_1_not_black(tmp_path):
+    ramp = np.linspace(0, 1, 48 * 64, dtype=np.float32).reshape(48, 64)
+    Image.fromarray(ramp, "F").save(tmp_path / "float.tif")
+    loaded = load_image(tmp_path / "float.tif")
+    np.testing.assert_allclose(loaded[..., 0], np.round(ramp * 255), atol=1)
+    assert (loaded[..., 0] == loaded[..., 2]).all()
+
+
+@pytest.mark.parametrize("values,words", [([0.0, 4.0], "range 0..4"), ([0.0, np.nan], "NaN")])
+def test_float_pixels_without_a_defined_range_are_refused(tmp_path, values, words):
+    array = np.resize(np.array(values, np.float32), (8, 8))
+    Image.fromarray(array, "F").save(tmp_path / "hdr.tif")
+    with pytest.raises(ImageError, match=words) as info:
+        load_image(tmp_path / "hdr.tif")
+    assert str(info.value).startswith(f"{tmp_path / 'hdr.tif'}: ")
+
+
+def test_dark_sixteen_bit_photo_stays_dark(tmp_path):
+    """16-bit means 0..65535 whatever the image holds: values up to 200 are nearly black."""
+    array = np.random.default_rng(0).integers(0, 201, (20, 30)).astype(np.uint16)
+    Image.fromarray(array).save(tmp_path / "dark16.png")
+    assert load_image(tmp_path / "dark16.png").max() <= 1
+
+
+def test_thirty_two_bit_integers_beyond_sixteen_bits_are_refused(tmp_path):
+    Image.fromarray(np.full((8, 8), 1 << 20, np.int32)).save(tmp_path / "big.tif")
+    with pytest.raises(ImageError, match="32-bit integer pixels range"):
+        load_image(tmp_path / "big.tif")
+
+
+def test_transparent_gray_and_palette_are_composited_on_white(tmp_path):
+    Image.new("LA", (4, 4), (0, 0)).save(tmp_path / "la.png")
+    Image.new("PA", (4, 4), (0, 0)).save(tmp_path / "pa.tif")
+    for name in ("la.png", "pa.tif"):
+        assert (load_image(tmp_path / name) == 255).all(), name
+
+
+def test_a_mode_without_a_rule_is_refused_by_name():
+    from transformnet.images import to_srgb
+
+    with pytest.raises(ImageError, match=r"^photo.x: unsupported pixel format \(PIL mode HSV\)$"):
+        to_srgb(Image.new("HSV", (2, 2)), "photo.x")
+
+
+# --- issue 9: colour management -------------------------------------------------------------------
+COLOURS = np.array([[200, 150, 100], [100, 180, 90], [90, 120, 200], [128, 128, 128]], np.uint8)
+
+
+def _p3_reference(colours):
+    from images_factory import P3_PRIMARIES, SRGB_PRIMARIES, rgb_to_xyz, srgb_decode, srgb_encode
+
+    matrix = np.linalg.inv(rgb_to_xyz(SRGB_PRIMARIES)) @ rgb_to_xyz(P3_PRIMARIES)
+    return srgb_encode(srgb_decode(colours) @ matrix.T)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
+def test_display_p3_photo_is_converted_to_srgb(tmp_path, suffix):
+    from images_factory import P3_PRIMARIES, icc_profile
+
+    pixels = np.repeat(np.repeat(COLOURS[None], 8, axis=0), 8, axis=1)  # 8x8 blocks survive JPEG
+    path = tmp_path / f"phone{suffix}"
+    Image.fromarray(pixels).save(path, icc_profile=icc_profile(P3_PRIMARIES), **({"quality": 100} if suffix == ".jpg" else {}))
+    loaded = load_image(path)[4, 4::8].astype(float)  # block centres
+    stored = np.asarray(Image.open(path).convert("RGB"))[4, 4::8].astype(float)
+    expected = _p3_reference(stored)
+    assert np.abs(loaded - expected).max() <= 1.5, (loaded, expected)
+    assert np.abs(expected - stored).max() > 20  # read as sRGB, the colours would be this far off
+
+
+def test_unusable_profile_is_read_as_srgb(tmp_path):
+    pixels = np.repeat(COLOURS[None], 2, axis=0)
+    Image.fromarray(pixels).save(tmp_path / "junk.png", icc_profile=b"not an ICC profile at all")
+    np.testing.assert_array_equal(load_image(tmp_path / "junk.png"), pixels)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif", ".webp"])
+def test_outputs_are_tagged_srgb_and_read_back_unchanged(tmp_path, suffix):
+    import io
+
+    from PIL import ImageCms
+
+    pixels = np.repeat(np.repeat(COLOURS[None], 8, axis=0), 8, axis=1)
+    save_image(tmp_path / f"out{suffix}", pixels)
+    with Image.open(tmp_path / f"out{suffix}") as image:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(image.info["icc_profile"]))
+    assert "sRGB" in ImageCms.getProfileDescription(profile)
+    if suffix in (".png", ".tif"):
+        np.testing.assert_array_equal(load_image(tmp_path / f"out{suffix}"), pixels)

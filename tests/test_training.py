@@ -253,7 +253,8 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, capsys):
     from transformnet.training import main
 
     make_photos(tmp_path / "photos", count=4, corrupt=False)
-    assert main(args(tmp_path, "nan", 4, style_weight="nan", log_every=2)) == 1
+    # 1e38 is a valid weight, but times the style loss it overflows float32.
+    assert main(args(tmp_path, "nan", 4, style_weight="1e38", log_every=2)) == 1
     err = capsys.readouterr().err
     assert "non-finite loss at step 2" in err and "Last good checkpoint" in err
     assert not (tmp_path / "checkpoints" / "nan.keras").exists()
@@ -265,15 +266,19 @@ def test_jax_path_runs_without_tensorflow(tmp_path):
     make_photos(tmp_path / "photos", count=4, corrupt=False)
     script = f"""
 import sys
+tried = []
 class NoTensorFlow:
     def find_spec(self, name, path=None, target=None):
         if name.split('.')[0] in ('tensorflow', 'tensorflow_datasets'):
+            import traceback
+            tried.append(''.join(traceback.format_stack(limit=8)))
             raise ImportError('TensorFlow is not installed here')
 sys.meta_path.insert(0, NoTensorFlow())
 from transformnet.training import main
 code = main({args(tmp_path, 'jaxonly', 2, log_every=1)!r})
 assert 'tensorflow' not in sys.modules
-print('tensorboard' in sys.modules, 'tensorflow' in sys.modules)
+# Nothing may even try: where TensorFlow is installed, a try would load it (issue 9).
+assert not tried, tried[0]
 sys.exit(code)
 """
     env = {**os.environ, "KERAS_BACKEND": "jax"}
@@ -314,3 +319,198 @@ def test_train_py_cli_reports_bad_data_in_one_line(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'photos'}: found 0")
+
+
+# --- issue 9 ----------------------------------------------------------------------------------------
+def _one_error(stderr):
+    """The one ``error:`` line of a failed run (tqdm's bar may share stderr); no traceback."""
+    assert "Traceback" not in stderr, stderr[-3000:]
+    errors = [line for line in stderr.replace("\r", "\n").splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stderr[-3000:]
+    return errors[0]
+
+
+def test_help_gives_every_flag_a_line_and_its_default():
+    from transformnet import config
+    from transformnet.training import build_parser
+
+    parser = build_parser()
+    for action in parser._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, action.option_strings
+        if action.default not in (None, False):
+            assert "%(default)s" in action.help, action.option_strings
+    text = " ".join(parser.format_help().split())
+    assert f"training steps (default {config.STEPS})" in text
+    assert f"Adam learning rate (default {config.LEARNING_RATE})" in text
+    assert "(default runs/NAME)" in text
+
+
+@pytest.fixture
+def photos(tmp_path):
+    make_photos(tmp_path / "photos", count=4, corrupt=False)
+    return tmp_path
+
+
+BAD_FLAGS = [
+    ({"lr": -0.001}, "--lr must be a positive number"),
+    ({"lr": "nan"}, "--lr must be a positive number"),
+    ({"lr": 0}, "--lr must be a positive number"),
+    ({"width": 0}, "--width must be between 0.125 and 4"),
+    ({"width": 0.01}, "--width must be between"),
+    ({"style_weight": -1}, "--style-weight must be a number of at least 0"),
+    ({"tv_weight": "inf"}, "--tv-weight must be"),
+    ({"image_size": 8}, "--image-size must be a whole number of at least 16"),
+    ({"style_size": 4}, "--style-size must be a whole number of at least 16"),
+    ({"batch_size": 0}, "--batch-size must be"),
+    ({"seed": -1}, "--seed must be"),
+    ({"workers": -2}, "--workers must be"),
+    ({"validation_photos": -1}, "--validation-photos must be"),
+    ({"vgg_weights": "/no/such/vgg.npz"}, "/no/such/vgg.npz: VGG16 weights file not found"),
+    ({"data": "/no/such/folder"}, "/no/such/folder: not a folder of photos"),
+]
+
+
+@pytest.mark.parametrize("extra,words", BAD_FLAGS)
+def test_bad_flags_are_one_line_before_anything_is_built(photos, monkeypatch, capsys, extra, words):
+    import transformnet.training as training
+
+    def built(*_):
+        raise AssertionError("the flags were not checked before Keras was loaded")
+
+    monkeypatch.setattr(training, "load_keras", built)
+    assert training.main(args(photos, "bad", 2, **extra)) == 1
+    assert f"error: {words}" in _one_error(capsys.readouterr().err)
+
+
+def test_thin_painting_and_unwritable_outputs_are_found_before_building(photos, monkeypatch, capsys):
+    from PIL import Image
+
+    import transformnet.training as training
+
+    monkeypatch.setattr(training, "load_keras", lambda: pytest.fail("Keras loaded before the checks"))
+    thin = photos / "thin.png"
+    Image.new("RGB", (1000, 3), "white").save(thin)
+    assert training.main(args(photos, "thin", 2, style=thin)) == 1
+    assert f"error: {thin}: 1000x3 pixels is too thin" in _one_error(capsys.readouterr().err)
+    blocker = photos / "a_file"
+    blocker.write_text("x")
+    assert training.main(args(photos, "out", 2, output=blocker / "models")) == 1
+    assert f"{blocker} is a file, not a folder" in _one_error(capsys.readouterr().err)
+    assert training.main(args(photos, "log", 2, logdir=blocker / "runs")) == 1
+    assert f"{blocker} is a file, not a folder" in _one_error(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("name", ["starry", "a.b-c_d", "7", "a..b", "..", ".hidden", "-x", "x.keras", "a/b", "a b", "x" * 101])
+def test_train_and_eval_accept_the_same_model_names(name, tmp_path):
+    from transformnet.checks import FlagError
+    from transformnet.fast import ModelError, resolve_model
+    from transformnet.training import parse_settings, validate
+
+    try:
+        validate(parse_settings(["--style", STYLE, "--name=" + name, "--data", PHOTOS, "--vgg-weights", WEIGHTS,
+                                 "--output", str(tmp_path), "--logdir", str(tmp_path / "runs")]))
+        trainer = True
+    except FlagError as error:
+        assert str(error).startswith(f"--name {name}: "), error
+        trainer = False
+    try:
+        (tmp_path / f"{name}.keras").write_bytes(b"")
+    except OSError:
+        pass
+    try:
+        resolve_model(name, str(tmp_path))
+        evaluator = True
+    except ModelError:
+        evaluator = False
+    assert trainer == evaluator == (name in ("starry", "a.b-c_d", "7"))
+
+
+def test_offline_without_weights_is_one_line_and_no_start_up_noise(photos):
+    """The imagenet download fails (a proxy that refuses); train.py says so in one line, with the
+    remedy, and TensorFlow's start-up log lines are not printed around it."""
+    env = {**os.environ, "KERAS_HOME": str(photos / "keras_home"), "https_proxy": "http://127.0.0.1:9",
+           "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    result = subprocess.run([sys.executable, "train.py"] + args(photos, "offline", 2, vgg_weights="imagenet"),
+                            cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert lines[0].startswith("error: imagenet: could not download Keras' VGG16 ImageNet weights (")
+    assert "TRANSFORMNET_VGG_WEIGHTS" in lines[0]
+
+
+def test_checkpoint_on_a_full_disk_is_one_line_and_leaves_no_temp_file(photos):
+    from conftest import file_size_limit
+
+    result = subprocess.run([sys.executable, "train.py"] + args(photos, "full", 2, checkpoint_every=2, val_every=100),
+                            cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            preexec_fn=file_size_limit(300_000))  # a width-0.25 checkpoint is ~1.3 MB
+    assert result.returncode == 1
+    folder = photos / "runs" / "full" / "checkpoints"
+    line = _one_error(result.stderr)
+    assert line.startswith(f"error: {folder / 'ckpt-000000002.npz'}: cannot write (File too large); training stopped at step 2")
+    assert not list(folder.iterdir())
+    assert not (photos / "checkpoints" / "full.keras").exists()
+    assert not [n for n in result.stderr.splitlines() if n.startswith(("I0000", "W0000", "WARNING: All log"))]
+
+
+def test_bar_moves_every_step_without_a_sync_per_step(photos, monkeypatch):
+    import io
+
+    import transformnet.training as training
+
+    events, fetches = [], []
+
+    class Recording(training.Progress):
+        def start(self, step):
+            events.append(("start", step))
+            super().start(step)
+
+        def advance(self, step):
+            events.append(("advance", step))
+            super().advance(step)
+
+        def losses(self, step, text):
+            events.append(("losses", step, text))
+            super().losses(step, text)
+
+    for cls in (training.JaxStepper, training.TensorFlowStepper):
+        original = cls.mean_losses
+        monkeypatch.setattr(cls, "mean_losses", lambda self, _o=original: fetches.append(1) or _o(self))
+    lines, screen = [], io.StringIO()
+    settings = training.parse_settings(args(photos, "bar", 7, log_every=100, val_every=100, checkpoint_every=100))
+    training.train(settings, out=lines.append, progress=Recording(7, file=screen))
+    assert lines.index("compiling the train step (once per run; a minute or more on a CPU) ...") < len(lines)
+    assert any(line.startswith("compiled in ") for line in lines)
+    assert events[0] == ("start", 1)
+    shown = [e[1] for e in events if e[0] == "advance"]
+    assert len(shown) >= 7 and shown == sorted(shown) and shown[-1] == 7
+    assert all(step - shown[i] <= training.RUN_AHEAD for i, step in enumerate(range(1, 8))), shown  # one per step
+    assert len(fetches) == 1 and [e[1] for e in events if e[0] == "losses"] == [7]  # one sync, at the end
+    assert "7/7" in screen.getvalue() and "loss " in screen.getvalue()
+
+
+def test_info_describes_the_run_for_a_person_and_as_json(trained):
+    import re
+
+    tmp, metadata, _ = trained
+    assert metadata["training_photos"] + metadata["validation_photos"] + metadata["skipped_images"] == 12
+    assert metadata["validation_photos"] >= 1 and metadata["device"] and metadata["finished"]
+    model = str(tmp / "checkpoints" / "tiny.keras")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "eval.py", "--info", model], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    text = {line[:11].strip(): line[12:] for line in result.stdout.splitlines()}
+    assert text["painting"].startswith(f"great_wave_crop.jpg (sha256 {metadata['style_sha256']})")
+    assert text["budget"].startswith(f"20 steps x batch 2 = 40 images seen ({40 / metadata['training_photos']:.3g} epochs of "
+                                     f"{metadata['training_photos']} distinct photos)")
+    assert f"on {metadata['device']} ({metadata['backend']}, float32)" in text["time"]
+    for key in ("losses", "validation", "style"):
+        numbers = re.findall(r"\d[\d.]*(?:e[+-]\d+)?", text[key].split("(")[0])
+        assert numbers and all(len(n.split("e")[0].replace(".", "").lstrip("0")) <= 4 for n in numbers), text[key]
+    assert text["losses"].startswith(f"total {metadata['final_losses']['total']:.4g} = content ")
+    result = subprocess.run([sys.executable, "eval.py", "--info", model, "--json"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert json.loads(result.stdout)["training"] == json.loads(json.dumps(metadata))

@@ -70,7 +70,7 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
     import numpy as np
     from PIL import Image, ImageOps
 
-    from .images import MIN_SIDE, _to_rgb
+    from .images import MIN_SIDE, to_srgb
     from .pipeline import Options, stylize_photo
 
     options = Options(tile=tile, max_size=max_size, preserve_color=preserve_color, strength=strength)
@@ -78,7 +78,7 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
     if problem:
         raise ValueError(problem)
     if isinstance(image, Image.Image):  # upright, then load_image's conversion of every mode
-        array = np.asarray(_to_rgb(ImageOps.exif_transpose(image)), dtype=np.uint8)
+        array = np.asarray(to_srgb(ImageOps.exif_transpose(image), "image"), dtype=np.uint8)
         return Image.fromarray(stylize_photo(model, array, options, progress))
     array = np.asarray(image)
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:

@@ -14,7 +14,8 @@ the end of the file, so a file truncated mid-write or with flipped bytes fails t
 also checks every array against the list in ``__meta__``. ``latest_good`` walks back from the
 newest checkpoint to the first one that loads (issue 3: "a truncated checkpoint is detected and
 the previous one used"). Files are written to a temporary name and renamed, and old ones are
-deleted only after a new one is complete, so a good checkpoint is never overwritten or lost.
+deleted only after a new one is complete, so a good checkpoint is never overwritten or lost; a
+failed write (disk full) raises ``files.WriteError`` and leaves no temporary file.
 """
 
 import glob
@@ -24,7 +25,7 @@ import re
 
 import numpy as np
 
-from .images import atomic_write
+from .files import atomic_write
 
 PATTERN = re.compile(r"^ckpt-(\d{9})\.npz$")
 
@@ -62,8 +63,6 @@ def save_checkpoint(directory, step, groups, meta, keep=None):
     def write(tmp):
         with open(tmp, "wb") as handle:
             np.savez(handle, __meta__=blob, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
 
     atomic_write(path, write)
     if keep:

@@ -22,14 +22,16 @@ import time
 from dataclasses import asdict
 
 from . import config
+from .checks import FlagError
 from .fast import ModelError, check_archive, default_checkpoint_dir, resolve_model
-from .images import ImageError, load_image, probe_image, resize_to_max_side
+from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
+from .images import ImageError, load_image, output_format, probe_image, resize_to_max_side
 from .pipeline import expand_images
+from .quiet import load_keras
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a file could not be used, or a run failed
 EXIT_USAGE = 2  # argparse's status for a malformed command line
-SLOW_MIN_SIDE = 16
 
 
 class CLIError(Exception):
@@ -42,16 +44,6 @@ def _error(message):
 
 def _stem(path):
     return os.path.splitext(os.path.basename(path))[0]
-
-
-def _image_suffix(path):
-    """The output format suffix of ``path``, or raises CLIError for an unknown one."""
-    from PIL import Image
-
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in Image.registered_extensions():
-        raise CLIError(f"{path}: unknown output image format (use .jpg or .png)")
-    return suffix
 
 
 def _known_suffixes():
@@ -67,7 +59,8 @@ def plan_outputs(inputs, output, name_of, protected=(), force=False):
     folder, or a file path with an image suffix (only with one input); a path that does not
     exist and has no image suffix is a new folder. Raises CLIError if an output would replace
     an input or a ``protected`` file, two inputs would write the same file, or an output
-    exists and ``force`` is false.
+    exists and ``force`` is false; ImageError for a format PIL cannot write (``.psd``);
+    WriteError for a place that cannot be written (a parent that is a file, a read-only folder).
     """
     if output is None:
         paths = [name_of(path) for path in inputs]
@@ -85,7 +78,7 @@ def plan_outputs(inputs, output, name_of, protected=(), force=False):
     else:
         paths = [os.path.join(output, name_of(path)) for path in inputs]  # a new folder
     for path in paths:
-        _image_suffix(path)
+        output_format(path)
     sources = {}
     for source in list(inputs) + list(protected):
         sources[os.path.realpath(source)] = source
@@ -107,6 +100,7 @@ def plan_outputs(inputs, output, name_of, protected=(), force=False):
             raise CLIError(f"{path}: output is a folder")
         if os.path.exists(path) and not force:
             raise CLIError(f"{path}: output already exists (use --force to overwrite)")
+        check_writable(path)
     return paths
 
 
@@ -115,30 +109,6 @@ def _same_file(a, b):
         return os.path.samefile(a, b)
     except OSError:
         return False
-
-
-def _quiet_backend_logs():
-    """Imports Keras with TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) hidden, so
-    it cannot bury our one-line messages. Set TRANSFORMNET_VERBOSE=1 to see it. Python
-    exceptions raised by the import still surface normally."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "keras" in sys.modules or os.environ.get("TRANSFORMNET_VERBOSE"):
-        import keras  # noqa: F401
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        import keras
-
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # device probing logs happen here
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 # --- fast path ------------------------------------------------------------------------------
@@ -173,7 +143,7 @@ def run_fast(args):
         force=args.force,
     )
 
-    _quiet_backend_logs()
+    load_keras()
     from tqdm import tqdm
 
     import transformnet  # the command line is a thin wrapper over the Python API
@@ -183,21 +153,29 @@ def run_fast(args):
     model = transformnet.load_model(model_path)
     status = EXIT_ERROR if problems else EXIT_OK
     bar = tqdm(total=len(good), unit="image", disable=args.quiet or len(good) < 2)
-    for source, target in zip(good, outputs):
+    for index, (source, target) in enumerate(zip(good, outputs)):
         start = time.perf_counter()
         tiles = _TileBar(source, disable=args.quiet)
         try:
             photo = load_image(source)
             result = transformnet.stylize(model, photo, **asdict(options), progress=tiles)
-        except (ImageError, MemoryError) as error:
+            tiles.close()
+            save_image(target, result)
+        except (ImageError, WriteError, MemoryError) as error:
             tiles.close()
             bar.clear()
-            _error(error if isinstance(error, ImageError) else f"{source}: out of memory (try --tile or --max-size)")
+            if isinstance(error, MemoryError):
+                error = f"{source}: out of memory (try --tile or --max-size)"
+            stop = isinstance(error, WriteError) and error.errno in STOPS_EVERYTHING  # a full disk
+            left = len(good) - index - 1
+            if stop and left:
+                error = f"{error}; stopped, {left} more photo{'s' if left > 1 else ''} not stylized"
+            _error(error)
             status = EXIT_ERROR
             bar.update(1)
+            if stop:
+                break
             continue
-        tiles.close()
-        save_image(target, result)
         seconds = time.perf_counter() - start
         bar.write(f"{target}  ({result.shape[1]}x{result.shape[0]}, {seconds:.1f} s)")
         bar.update(1)
@@ -256,8 +234,9 @@ def run_video(args):
         raise CLIError(f"{target}: output would overwrite the input {source}; choose another --output")
     if os.path.exists(target) and not args.force:
         raise CLIError(f"{target}: output already exists (use --force to overwrite)")
+    check_writable(target)
 
-    _quiet_backend_logs()
+    load_keras()
     from .fast import load_transform_model
     from .pipeline import stylize_photo
 
@@ -281,7 +260,7 @@ def run_export(args):
     except ExportError as error:
         raise CLIError(str(error)) from None
     check_archive(model_path)
-    _quiet_backend_logs()
+    load_keras()
     from .fast import load_transform_model
 
     model = load_transform_model(model_path)
@@ -296,11 +275,17 @@ def run_export(args):
 def run_info(args):
     model_path, _ = resolve_model(args.info, args.checkpoints)
     check_archive(model_path)
-    _quiet_backend_logs()
+    load_keras()
     from .fast import model_info
+    from .info import describe
 
-    for key, value in model_info(model_path).items():
-        print(f"{key}: {value}")
+    info = model_info(model_path)
+    if args.json:
+        import json
+
+        print(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        print("\n".join(describe(info)))
     return EXIT_OK
 
 
@@ -308,12 +293,18 @@ def run_info(args):
 
 
 def run_slow(args):
+    from . import checks
+
     if len(args.image) != 1:
         raise CLIError("the slow path (--style) takes exactly one --image")
-    if args.iterations < 1:
-        raise CLIError(f"--iterations must be at least 1, not {args.iterations}")
-    if args.size < 16:
-        raise CLIError(f"--size must be at least 16 pixels, not {args.size}")
+    checks.at_least("--iterations", args.iterations, 1)
+    checks.at_least("--size", args.size, config.VGG_MIN_SIDE)
+    if args.style_size is not None:
+        checks.at_least("--style-size", args.style_size, config.VGG_MIN_SIDE)
+    checks.positive("--learning-rate", args.learning_rate)
+    for flag, value in (("--content-weight", args.content_weight), ("--style-weight", args.style_weight), ("--tv-weight", args.tv_weight)):
+        checks.weight(flag, value)
+    checks.vgg_weights(args.vgg_weights)
     photo_path = args.image[0]
     style_stem = _stem(args.style)
     (output,) = plan_outputs(
@@ -323,34 +314,28 @@ def run_slow(args):
         protected=[args.style],
         force=args.force,
     )
+    if args.loss_log:
+        _plan_extra_output(args.loss_log, [photo_path, args.style, output], args.force)
     painting = load_image(args.style)
     photo = resize_to_max_side(load_image(photo_path), args.size)
     painting = resize_to_max_side(painting, args.style_size or args.size)
     # VGG16 pools three times before relu4_3: smaller images leave no feature map to compare.
     for path, array in ((photo_path, photo), (args.style, painting)):
-        if min(array.shape[:2]) < SLOW_MIN_SIDE:
+        if min(array.shape[:2]) < config.VGG_MIN_SIDE:
             raise CLIError(
                 f"{path}: {array.shape[1]}x{array.shape[0]} pixels (after scaling) is too small "
-                f"for the slow path; need at least {SLOW_MIN_SIDE} pixels on the shorter side"
+                f"for the slow path; need at least {config.VGG_MIN_SIDE} pixels on the shorter side"
             )
 
-    _quiet_backend_logs()
+    load_keras()
     from tqdm import tqdm
 
     from .images import save_image
     from .losses import PerceptualLoss
     from .slow import stylize
-    from .vgg import LossNetwork, WeightsError
+    from .vgg import LossNetwork
 
-    try:
-        loss_net = LossNetwork(weights=args.vgg_weights)
-    except WeightsError:
-        raise
-    except Exception as error:  # "imagenet" needs a download; offline it fails many ways
-        raise CLIError(
-            f"VGG16 weights {args.vgg_weights!r}: cannot load ({type(error).__name__}); "
-            "pass --vgg-weights FILE or set TRANSFORMNET_VGG_WEIGHTS"
-        ) from None
+    loss_net = LossNetwork(weights=args.vgg_weights)
     grams = PerceptualLoss.style_targets(loss_net, painting)
     loss_fn = PerceptualLoss(
         loss_net,
@@ -396,13 +381,29 @@ def run_slow(args):
     return EXIT_OK
 
 
+def _plan_extra_output(path, taken, force):
+    """Checks a non-image output (the loss log) like ``plan_outputs`` checks images: it must not
+    replace an input or another output, nor an existing file without ``force``, and its place
+    must be writable."""
+    for other in taken:
+        if os.path.realpath(path) == os.path.realpath(other) or _same_file(path, other):
+            raise CLIError(f"{path}: would overwrite {other}; choose another file")
+    if os.path.exists(path) and not force:
+        raise CLIError(f"{path}: already exists (use --force to overwrite)")
+    check_writable(path)
+
+
 def _write_loss_log(path, rows):
     keys = ["total", "weighted/content", "weighted/style", "weighted/tv", "content", "style", "tv"]
-    with open(path, "w") as handle:
-        handle.write("iteration,seconds," + ",".join(keys) + "\n")
-        for iteration, seconds, losses in rows:
-            values = ",".join(f"{losses[key]:.6g}" for key in keys)
-            handle.write(f"{iteration},{seconds:.3f},{values}\n")
+
+    def write(tmp):
+        with open(tmp, "w") as handle:
+            handle.write("iteration,seconds," + ",".join(keys) + "\n")
+            for iteration, seconds, losses in rows:
+                values = ",".join(f"{losses[key]:.6g}" for key in keys)
+                handle.write(f"{iteration},{seconds:.3f},{values}\n")
+
+    atomic_write(path, write)
 
 
 # --- argument parsing -----------------------------------------------------------------------
@@ -416,7 +417,7 @@ def build_parser():
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--model", metavar="NAME_OR_PATH", help="checkpoints/NAME.keras or a path to a .keras file")
     mode.add_argument("--style", metavar="PAINTING", help="style image for the slow optimisation path")
-    mode.add_argument("--info", metavar="NAME_OR_PATH", help="print a saved model's metadata and exit")
+    mode.add_argument("--info", metavar="NAME_OR_PATH", help="describe a saved model (painting, training budget, time, losses) and exit")
     parser.add_argument("--image", nargs="+", metavar="PHOTO", help="photo(s) to stylize")
     parser.add_argument(
         "--output",
@@ -425,6 +426,7 @@ def build_parser():
         "as <stem>_<model>.jpg or <stem>_<style>_gatys.jpg)",
     )
     parser.add_argument("--force", action="store_true", help="replace existing output files")
+    parser.add_argument("--json", action="store_true", help="with --info: print everything as JSON, for scripts")
     parser.add_argument(
         "--checkpoints",
         metavar="DIR",
@@ -466,13 +468,15 @@ def main(argv=None):
         parser.error("--image is required with --model and --style")
     if args.info is not None and args.image:
         parser.error("--info takes no --image")
+    if args.json and args.info is None:
+        parser.error("--json goes with --info")
     try:
         if args.info is not None:
             return run_info(args)
         if args.model is not None:
             return run_fast(args)
         return run_slow(args)
-    except (CLIError, ImageError, ModelError) as error:
+    except (CLIError, ImageError, ModelError, WriteError, FlagError) as error:
         _error(error)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -17,6 +17,10 @@ STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 STYLE_LAYER_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
 """Paper: the style layers are summed with equal weight."""
 
+VGG_MIN_SIDE = 16
+"""Implementation: VGG16 pools three times before relu4_3; an image (painting, photo) whose shorter
+side is below 16 px leaves a 1-pixel feature map or none at all."""
+
 VGG_WEIGHTS = os.environ.get("TRANSFORMNET_VGG_WEIGHTS", "imagenet")
 """Keras' ImageNet VGG16 (needs internet once); a local .weights.h5 or .npz path works offline.
 The environment variable TRANSFORMNET_VGG_WEIGHTS sets it for every command (CI, offline use)."""
@@ -80,6 +84,11 @@ SLOW_SIZE = 256
 NETWORK_WIDTH = 1.0
 """Paper: 32/64/128 channels. 0.5 gives the slimmer variant (half the channels)."""
 
+NETWORK_WIDTH_RANGE = (0.125, 4.0)
+"""Implementation: limits that catch a typo (``--width 0``, ``0.01``, ``50``): below 1/8 (4/8/16
+channels) the net is too narrow to be useful (the tests use 1/4), above 4x (128/256/512) a step
+costs ~16x the paper's and nothing suggests it helps."""
+
 # --- Trainer (train.py) --------------------------------------------------------------------
 PRECISION = "float32"
 """Implementation: exact on every device; use mixed_bfloat16 on GPUs/TPUs for speed (issue 4)."""
@@ -90,6 +99,10 @@ SEED = 0
 VALIDATION_PHOTOS = 8
 """Implementation: photos held out of training; their loss is the validation curve and the first
 four are shown stylised in TensorBoard. Small, so validation stays cheap."""
+
+VALIDATION_FRACTION = 0.2
+"""Implementation: at most a fifth of a photo folder is held out (the usual 80/20 split), so a
+small folder (9 photos: 1 held out, 8 trained on) never starves training."""
 
 LOG_EVERY = 100
 """Implementation: steps between loss fetches (progress bar, TensorBoard scalars). Each fetch is

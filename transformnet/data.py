@@ -18,7 +18,8 @@ has none) and keeps a GPU fed, so the folder reader is numpy + PIL only:
 - Not ``tf.data`` (TensorFlow) nor ``keras.utils.PyDataset`` (made for ``model.fit``'s
   workers; it keeps no data position a checkpoint could store and restore).
 - A fixed validation set (``holdout`` photos chosen with a fixed seed, independent of ``--seed``,
-  so validation losses of different runs are comparable) is removed from training.
+  so validation losses of different runs are comparable; at most ``config.VALIDATION_FRACTION``
+  of a folder) is removed from training. Every real file counts once (``list_images``).
 - ``shard=(index, count)`` (one training process of ``count``, issue 11) keeps every ``count``-th
   remaining photo from ``index`` on: the shards are disjoint, cover every photo and do not depend
   on the seed, and each has its own permutations and ``(epoch, index)`` position.
@@ -31,7 +32,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from . import config
 from .images import ImageError, load_image
@@ -46,43 +47,61 @@ class DataError(ValueError):
 
 
 def list_images(root):
-    """Every JPEG/PNG file below ``root`` (recursive, sorted, symlinked folders followed)."""
-    found = []
+    """Every JPEG/PNG file below ``root``: recursive, sorted, symlinked folders followed.
+
+    Each real file is listed once: a folder reached again (a symlink loop, or two links to one
+    folder) is not entered twice, and a photo reachable under several names (symlinks, hard
+    links) counts once, so it can neither weigh more in training nor sit in the training and
+    the validation set at the same time. Hidden names (``.thumbnails/``, macOS' ``._IMG.jpg``
+    resource forks) are skipped.
+    """
+    found, folders, files_seen = [], set(), set()
     for folder, subfolders, files in os.walk(root, followlinks=True):
-        subfolders.sort()
-        found.extend(os.path.join(folder, f) for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS))
+        try:
+            key = _identity(folder)
+        except OSError:
+            key = None
+        if key in folders:
+            subfolders[:] = []
+            continue
+        folders.add(key)
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or not name.lower().endswith(IMAGE_EXTENSIONS):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                key = _identity(path)
+            except OSError:
+                key = ("unresolvable", path)  # a dangling link: reported when it is read
+            if key not in files_seen:
+                files_seen.add(key)
+                found.append(path)
     return found
 
 
-def resize_short_side(array_or_image, size):
-    """Resizes so the shorter side is ``size`` (bilinear, PIL's antialiasing filter when shrinking)."""
-    image = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
-    w, h = image.size
-    if min(w, h) != size:
-        scale = size / min(w, h)
-        image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BILINEAR)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+def _identity(path):
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
+
+
+def resize_short_side(array, size):
+    """Resizes an RGB uint8 array so the shorter side is ``size`` (bilinear, PIL's antialiasing
+    filter when shrinking)."""
+    h, w = array.shape[:2]
+    if min(h, w) == size:
+        return array
+    scale = size / min(w, h)
+    new = (max(size, round(w * scale)), max(size, round(h * scale)))
+    return np.asarray(Image.fromarray(array).resize(new, Image.Resampling.BILINEAR))
 
 
 def decode_photo(path, size):
-    """Reads ``path`` as RGB uint8 with shorter side ``size``, or raises ``ImageError``."""
-    try:
-        with Image.open(path) as image:
-            if image.format == "JPEG":
-                w, h = image.size
-                scale = size / min(w, h)
-                image.draft("RGB", (int(w * scale) + 1, int(h * scale) + 1))
-            image = ImageOps.exif_transpose(image)
-            if image.mode != "RGB":
-                image = image.convert("RGB") if image.mode in ("L", "CMYK", "YCbCr") else None
-            if image is not None:
-                image.load()
-                return resize_short_side(image, size)
-    except Exception:  # noqa: BLE001 - fall through to the careful reader for the message
-        pass
-    # Unusual modes (16-bit, alpha, palette) and broken files: the careful reader of images.py
-    # converts what can be converted and names the file and the problem otherwise.
-    return resize_short_side(load_image(path), size)
+    """Reads ``path`` as sRGB uint8 with shorter side ``size``, or raises ``ImageError``.
+
+    ``images.load_image`` does the reading, so training photos follow the same pixel-format and
+    colour-profile rules as eval.py's photos; JPEGs are decoded at a reduced DCT scale."""
+    return resize_short_side(load_image(path, min_side=size), size)
 
 
 def crop(array, size, rng):
@@ -97,6 +116,12 @@ def centre_crop(array, size):
     h, w = array.shape[:2]
     top, left = (h - size) // 2, (w - size) // 2
     return array[top : top + size, left : left + size]
+
+
+def held_out(count, asked):
+    """Validation photos taken from ``count``: as many as asked, but never more than
+    ``config.VALIDATION_FRACTION`` of them, so a small folder still has photos to train on."""
+    return max(0, min(int(asked), int(count * config.VALIDATION_FRACTION)))
 
 
 class PhotoFolder:
@@ -122,11 +147,14 @@ class PhotoFolder:
         if not os.path.isdir(root):
             raise DataError(f"{root}: not a folder of photos (or use tfds:NAME)")
         paths = list_images(root)
-        if len(paths) <= holdout:
-            raise DataError(f"{root}: found {len(paths)} JPEG/PNG photos; need more than {holdout}")
+        if not paths:
+            raise DataError(f"{root}: found 0 JPEG/PNG photos (looked in every subfolder)")
+        self.holdout_asked = int(holdout)
+        holdout = held_out(len(paths), holdout)
         order = np.random.default_rng(HOLDOUT_SEED).permutation(len(paths))
         held = set(order[:holdout].tolist())
         self.val_paths = [paths[i] for i in sorted(held)]
+        self.total = len(paths)
         index, count = shard
         self.paths = [p for i, p in enumerate(paths) if i not in held][index::count]
         if not self.paths:
@@ -151,10 +179,20 @@ class PhotoFolder:
     def __len__(self):
         return len(self.paths)
 
+    def counts(self):
+        """(distinct readable training photos so far, photos held out for validation)."""
+        return len(self.paths) - len(self.bad), len(self.val_paths)
+
     def describe(self):
+        """What is trained on and what is held out, for the console."""
         index, count = self.shard
-        part = f" (shard {index} of {count})" if count > 1 else ""
-        return f"{len(self.paths)} photos below {self.root}{part} (+{len(self.val_paths)} held out for validation)"
+        part = f" (this process's shard {index} of {count})" if count > 1 else ""
+        text = f"{self.total} photos below {self.root}: {len(self.paths)} for training{part}, {len(self.val_paths)} held out for validation"
+        if len(self.val_paths) < self.holdout_asked:
+            text += f" (not {self.holdout_asked}: at most {config.VALIDATION_FRACTION:.0%} are held out)"
+        if 0 < len(self.val_paths) <= 8:
+            text += ": " + ", ".join(os.path.relpath(p, self.root) for p in self.val_paths)
+        return text
 
     # --- position -------------------------------------------------------------------------
     def state(self):
@@ -262,9 +300,13 @@ class TfdsPhotos:
         log=None,
         shard=(0, 1),
     ):
-        import tensorflow_datasets as tfds  # lazy: TensorFlow only for tfds users
+        try:
+            import tensorflow_datasets as tfds  # lazy: TensorFlow only for tfds users
+        except ImportError:
+            raise DataError(f"tfds:{name}: needs tensorflow-datasets (pip install tensorflow-datasets)") from None
 
         self.tfds = tfds
+        self.builder = _tfds_builder(tfds, name, split, data_dir)
         self.name = name
         self.split = split
         self.data_dir = data_dir
@@ -282,6 +324,12 @@ class TfdsPhotos:
     def describe(self):
         return f"tfds:{self.name} split {self.split} (first {self.holdout} held out for validation)"
 
+    def counts(self):
+        """(distinct training examples or None if tfds does not know, examples held out)."""
+        split = self.builder.info.splits.get(self.split) if self.builder.info.splits else None
+        total = getattr(split, "num_examples", None)
+        return (max(0, total - self.holdout) if total else None), self.holdout
+
     def state(self):
         return {"epoch": self.epoch, "index": self.index, "skipped": self.skipped}
 
@@ -290,7 +338,7 @@ class TfdsPhotos:
         self.skipped = int(state.get("skipped", 0))
 
     def _dataset(self):
-        return self.tfds.load(self.name, split=self.split, shuffle_files=False, data_dir=self.data_dir)
+        return self.builder.as_dataset(split=self.split, shuffle_files=False)
 
     def _prepare(self, example, rng):
         image = np.asarray(example["image"])
@@ -331,6 +379,30 @@ class TfdsPhotos:
                 image = np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=-1)
             arrays.append(centre_crop(resize_short_side(image[:, :, :3].astype(np.uint8), self.size), self.size))
         return np.stack(arrays) if arrays else np.zeros((0, self.size, self.size, 3), np.uint8)
+
+
+def _tfds_builder(tfds, name, split, data_dir):
+    """The prepared tfds builder for ``name``, or DataError: an unknown name (with the closest
+    known ones), a failed download or a missing split is found before any model is built."""
+    import difflib
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as error:  # noqa: BLE001 - DatasetNotFoundError, bad config or version
+        known = tfds.list_builders()
+        close = difflib.get_close_matches(name.split("/")[0], known, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see https://www.tensorflow.org/datasets/catalog"
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise DataError(f"tfds:{name}: {first[:120]}{hint}") from None
+    try:
+        builder.download_and_prepare()
+    except Exception as error:  # noqa: BLE001 - network, disk, manual-download datasets
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise DataError(f"tfds:{name}: cannot download or prepare it ({first[:160]})") from None
+    splits = builder.info.splits
+    if splits and split not in splits:
+        raise DataError(f"tfds:{name}: has no split {split!r} (it has {', '.join(sorted(splits))})")
+    return builder
 
 
 def open_data(

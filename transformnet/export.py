@@ -126,16 +126,29 @@ def _tflite(model, path, workdir):
 
 
 def export_model(model, directory, name, fmt, force=False):
-    """Writes ``model`` in format ``fmt`` under ``directory``; returns the path written."""
+    """Writes ``model`` in format ``fmt`` under ``directory``; returns the path written.
+
+    An output that cannot be written is found before converting where possible
+    (``files.check_writable``); a failure while writing (disk full) is one ExportError line,
+    and the partial export is removed."""
+    from .files import WriteError, check_writable, describe
+
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
     target = export_path(directory, name, fmt)
     require_exporter(fmt, target)
     if os.path.exists(target) and not force:
         raise ExportError(f"{target}: already exists (use --force to overwrite)")
-    os.makedirs(directory, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".tmp-export-", dir=directory)
     try:
+        if fmt != "savedmodel":
+            check_writable(target)
+        check_writable(os.path.join(directory, ".tmp-export"))
+    except WriteError as error:
+        raise ExportError(str(error)) from None
+    work = None
+    try:
+        os.makedirs(directory, exist_ok=True)
+        work = tempfile.mkdtemp(prefix=".tmp-export-", dir=directory)
         tmp = os.path.join(work, os.path.basename(target))
         if fmt == "savedmodel":
             _saved_model(model, tmp)
@@ -144,8 +157,14 @@ def export_model(model, directory, name, fmt, force=False):
         else:
             keras_model_export(model, tmp, "onnx")
         _replace(tmp, target)
+    except ExportError:
+        raise
+    except Exception as error:  # noqa: BLE001 - OSError, TF and ONNX errors alike: one line
+        what = "cannot write" if isinstance(error, OSError) else "export failed"
+        raise ExportError(f"{target}: {what} ({describe(error)})") from None
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
     return target
 
 

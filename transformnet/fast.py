@@ -9,16 +9,12 @@ Keras is imported lazily, so resolving names and listing models is instant.
 
 import json
 import os
-import re
 import zipfile
 
 import numpy as np
 
-from . import config
-
-MODEL_SUFFIX = ".keras"
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-"""A model name: letters, digits, '_', '-', '.'; starts with a letter or digit; no '/' or '..'."""
+from . import checks, config
+from .checks import MODEL_SUFFIX
 
 
 class ModelError(ValueError):
@@ -46,9 +42,16 @@ def list_models(checkpoint_dir):
         entry[: -len(MODEL_SUFFIX)]
         for entry in entries
         if entry.endswith(MODEL_SUFFIX)
-        and NAME_PATTERN.match(entry[: -len(MODEL_SUFFIX)])
+        and _valid_name(entry[: -len(MODEL_SUFFIX)])
         and os.path.isfile(os.path.join(checkpoint_dir, entry))
     )
+
+
+def _valid_name(name):
+    try:
+        return checks.model_name(name)
+    except checks.FlagError:
+        return None
 
 
 def looks_like_path(spec):
@@ -61,7 +64,7 @@ def resolve_model(spec, checkpoint_dir=None):
     """Returns ``(path, name)`` for ``--model spec``, or raises ``ModelError``.
 
     A path must end in ``.keras`` and be an existing file. A name must match
-    :data:`NAME_PATTERN` and resolve (after following links) to a file inside the checkpoints
+    ``checks.model_name`` (train.py's rule) and resolve (after following links) to a file inside the checkpoints
     folder; an unknown name's error lists the models that exist.
     """
     checkpoint_dir = checkpoint_dir or default_checkpoint_dir()
@@ -74,11 +77,10 @@ def resolve_model(spec, checkpoint_dir=None):
             raise ModelError(f"{spec}: not a file")
         name = os.path.basename(spec)[: -len(MODEL_SUFFIX)]
         return spec, name
-    if not NAME_PATTERN.match(spec) or ".." in spec:
-        raise ModelError(
-            f"{spec}: invalid model name (use letters, digits, '_', '-', '.'; or a path to a "
-            f"{MODEL_SUFFIX} file)"
-        )
+    try:
+        checks.model_name(spec)
+    except checks.FlagError as error:
+        raise ModelError(f"{error}; or give a path to a {MODEL_SUFFIX} file") from None
     path = os.path.join(checkpoint_dir, spec + MODEL_SUFFIX)
     if not os.path.isfile(path):
         available = list_models(checkpoint_dir)
@@ -141,55 +143,30 @@ def stylize_array(model, array):
     return to_uint8(ops.convert_to_numpy(output)[0])
 
 
-def read_archive_metadata(path):
-    """Metadata readable from a ``.keras`` archive without building the model: Keras'
-    ``metadata.json`` (version, date saved), the model's name and layer count from
-    ``config.json``, and any ``transformnet``-specific JSON the trainer stored alongside."""
-    info = {"file": path, "size": f"{os.path.getsize(path) / 1e6:.1f} MB"}
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            if "metadata.json" in names:
-                meta = json.loads(archive.read("metadata.json"))
-                info.update({f"keras/{k}": v for k, v in meta.items()})
-            if "config.json" in names:
-                model_config = json.loads(archive.read("config.json"))
-                inner = model_config.get("config", {})
-                info["model/class"] = model_config.get("class_name")
-                info["model/name"] = inner.get("name")
-                info["model/layers"] = len(inner.get("layers", []))
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise ModelError(f"{path}: not a Keras model file ({error})") from None
-    sidecar = path[: -len(MODEL_SUFFIX)] + ".json"
-    if os.path.isfile(sidecar):
-        try:
-            with open(sidecar) as handle:
-                extra = json.load(handle)
-            if isinstance(extra, dict):
-                info.update({f"train/{k}": v for k, v in extra.items()})
-        except (OSError, ValueError):
-            info["train/metadata"] = f"{sidecar}: unreadable"
-    return info
-
-
 def model_info(path):
-    """Everything we can say about a saved model, as an ordered dict of printable values.
+    """Everything known about a saved model, as plain JSON-able data (``eval.py --info``):
 
-    Adds the training run's metadata (``model_file.read_model_metadata``: style, settings,
-    steps, losses, backend, wall time), then what loading the model tells (parameters, width)."""
+    ``file``, ``size_bytes``; ``keras``: Keras' own ``metadata.json`` (version, date saved);
+    ``training``: the trainer's metadata (``model_file.read_model_metadata``: painting, settings,
+    budget, losses, hardware, time; ``{}`` for a model train.py did not write); ``model``: what
+    loading it tells (class, layers, parameters, width, residual blocks).
+    """
     from .model_file import read_model_metadata
 
-    info = read_archive_metadata(path)
+    info = {"file": path, "size_bytes": os.path.getsize(path), "keras": {}, "model": {}}
     try:
-        extra = read_model_metadata(path)
-    except ValueError as error:
-        raise ModelError(str(error)) from None
-    info.update({f"train/{k}": v for k, v in extra.items()})
+        with zipfile.ZipFile(path) as archive:
+            if "metadata.json" in archive.namelist():
+                info["keras"] = json.loads(archive.read("metadata.json"))
+        info["training"] = read_model_metadata(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ModelError(f"{path}: not a Keras model file ({error})") from None
     model = load_transform_model(path)
-    info["parameters"] = f"{model.count_params():,}"
+    info["model"] = {"class": type(model).__name__, "name": model.name, "layers": len(model.layers),
+                     "parameters": int(model.count_params())}
     try:
-        info["width"] = model.get_layer("down0_conv").filters / 32
-        info["residual_blocks"] = sum(1 for layer in model.layers if layer.name.endswith("_add"))
+        info["model"]["width"] = model.get_layer("down0_conv").filters / 32
+        info["model"]["residual_blocks"] = sum(1 for layer in model.layers if layer.name.endswith("_add"))
     except ValueError:
         pass  # not built by build_transform_net; the parameter count still applies
     return info

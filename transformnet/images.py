@@ -1,18 +1,41 @@
 """Reading and writing images: every problem becomes one ``ImageError`` naming the file.
 
-Photos are returned as ``uint8`` arrays (H, W, 3) in RGB, after applying the EXIF orientation
-(phones store rotated pixels plus a tag). Grayscale, RGBA (composited on white), palette, CMYK and
-16-bit images are converted to 8-bit RGB. Writes are atomic: a temporary file in the target
-folder is renamed over the target only when complete, so a crash never leaves half a file.
+Photos are returned as ``uint8`` arrays (H, W, 3) in sRGB, after applying the EXIF orientation
+(phones store rotated pixels plus a tag). Every pixel format a photo can arrive in has one rule:
+
+- 8-bit gray, bilevel, palette, YCbCr, RGBX: converted to RGB (gray becomes R = G = B).
+- 16-bit (``I;16*``, and ``I``, where PNG/TIFF/PGM put 16-bit gray): the full 0..65535 range
+  maps to 0..255 (divided by 257), whatever the image holds, so a dark photo stays dark. ``I``
+  values outside 0..65535 are refused.
+- 32-bit float (``F``, float TIFFs): 0..1 is black..white, the convention of float image files;
+  negative values are clipped to black; values above 1 (HDR radiance, or 0..255 data) and NaN
+  are refused, since any guess at their range would be wrong for someone.
+- Transparency (RGBA, LA, PA, premultiplied RGBa, a palette or colour key with a transparent
+  entry): composited on white, as a photo printed on paper.
+- CMYK and CIE Lab: converted to RGB through their ICC profile if they carry one, else with
+  PIL's standard formulas.
+- Anything else (PIL's HSV, premultiplied La, ...) is refused by name.
+
+Colour: an embedded ICC profile (Adobe RGB and ProPhoto from cameras and editors, Display P3
+from phones) is converted to sRGB with LittleCMS (PIL's ``ImageCms``), relative colorimetric
+with black-point compensation, the default of photo editors. Untagged images are taken as sRGB,
+as browsers do; so is an image whose profile is unreadable or does not match its pixels. Every
+image written carries the sRGB profile, so colour-managed viewers show what the network made.
+
+Writes are atomic (``files.atomic_write``) and the encoded file is built in memory first: PIL's
+JPEG writer ignores a failing disk write and would leave a silently truncated file.
 """
 
+import functools
+import io
 import os
 import struct
-import tempfile
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from .files import atomic_write
 
 EXIF_ORIENTATION = 0x0112
 
@@ -20,23 +43,83 @@ MIN_SIDE = 2
 """Smallest accepted side: a 1-pixel image has no spatial structure to stylise (and breaks
 reflection padding)."""
 
+SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+READABLE_MODES = SIXTEEN_BIT + ("F", "1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "YCbCr", "CMYK", "LAB")
+"""Every PIL mode with a rule above; others are refused before decoding."""
+
+JPEG_QUALITY = 95
+"""JPEG quality 95 keeps brush strokes, files stay small."""
+
 
 class ImageError(ValueError):
     """An input image that cannot be used; ``str()`` is one line naming the file and the problem."""
 
 
-def _to_rgb(image):
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit grayscale: scale to 8 bits instead of clipping (PIL's convert would clip).
-        array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if array.max() > 255 else 255.0
-        array = np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        image = Image.fromarray(array, mode="L")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+def _scaled_to_gray(image, path, top, what):
+    """16-bit or float gray -> 8-bit ``L``, ``top`` being white (see the module docstring)."""
+    array = np.asarray(image, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise ImageError(f"{path}: {what} pixels include NaN or infinity")
+    if image.mode == "F":
+        array = np.maximum(array, 0.0)
+    low, high = float(array.min()), float(array.max())
+    if high > top or low < 0:
+        raise ImageError(
+            f"{path}: {what} pixels range {low:g}..{high:g}, outside the defined 0..{top:g}; "
+            "save the image with 8 or 16 bits per channel"
+        )
+    return Image.fromarray(np.clip(array * (255.0 / top) + 0.5, 0, 255).astype(np.uint8), mode="L")
+
+
+@functools.lru_cache(maxsize=1)
+def srgb_profile():
+    """LittleCMS' built-in sRGB profile (588 bytes)."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _from_profile(image, icc):
+    """``image`` converted from its embedded ICC profile to sRGB RGB, or None if the profile is
+    unreadable or does not fit the pixels (then the image is taken as sRGB, as browsers do)."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        transform = ImageCms.buildTransform(
+            source, srgb_profile(), image.mode, "RGB",
+            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+            flags=ImageCms.Flags.BLACKPOINTCOMPENSATION,
+        )
+        return ImageCms.applyTransform(image, transform)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+
+
+def to_srgb(image, path):
+    """A decoded PIL image of any supported mode -> 8-bit sRGB ``RGB`` image (module docstring)."""
+    icc = image.info.get("icc_profile")
+    transparent = "transparency" in image.info
+    mode = image.mode
+    if mode in SIXTEEN_BIT:
+        image = _scaled_to_gray(image, path, 65535.0, "16-bit" if mode != "I" else "32-bit integer")
+    elif mode == "F":
+        image = _scaled_to_gray(image, path, 1.0, "32-bit float")
+    elif mode == "1":
+        image = image.convert("L")
+    elif mode in ("P", "PA"):
+        image = image.convert("RGBA" if transparent or mode == "PA" else "RGB")
+    elif mode in ("YCbCr", "RGBX"):
+        image = image.convert("RGB")
+    elif mode == "RGBa":
         image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image)
-    return image.convert("RGB")
+    if image.mode in ("LA", "RGBA") or (transparent and image.mode in ("L", "RGB")):
+        base = "L" if image.mode in ("L", "LA") else "RGB"
+        image = image.convert(base + "A")
+        image = Image.composite(image.convert(base), Image.new(base, image.size, "white"), image.getchannel("A"))
+    if image.mode not in ("L", "RGB", "CMYK", "LAB"):
+        raise ImageError(f"{path}: unsupported pixel format (PIL mode {mode})")
+    if icc:
+        converted = _from_profile(image, icc)
+        if converted is not None:
+            return converted
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def _check_file(path):
@@ -92,12 +175,14 @@ def probe_image(path):
     """Cheap check of ``path`` without decoding the pixels: returns (width, height) as the
     image will be loaded (after EXIF rotation), or raises ``ImageError``.
 
-    Catches missing/empty/non-image files, decompression bombs and too-small images; a
-    truncated file is only found by :func:`load_image`.
+    Catches missing/empty/non-image files, decompression bombs, unsupported pixel formats and
+    too-small images; a truncated file or out-of-range pixels are only found by :func:`load_image`.
     """
     path = os.fspath(path)
 
     def size(image):
+        if image.mode not in READABLE_MODES:
+            raise ImageError(f"{path}: unsupported pixel format (PIL mode {image.mode})")
         width, height = image.size
         try:
             orientation = image.getexif().get(EXIF_ORIENTATION, 1)
@@ -111,14 +196,21 @@ def probe_image(path):
     return _read(path, size)
 
 
-def load_image(path):
-    """Reads ``path`` as RGB uint8 (H, W, 3), or raises ``ImageError``."""
+def load_image(path, min_side=None):
+    """Reads ``path`` as sRGB uint8 (H, W, 3), or raises ``ImageError``.
+
+    ``min_side``: the caller will shrink the image so its shorter side is this; a JPEG is then
+    decoded at the smallest DCT scale that still covers it (COCO's 640x480 at 1/2 for 256 px),
+    which is several times faster.
+    """
     path = os.fspath(path)
 
     def decode(image):
-        image = ImageOps.exif_transpose(image)
-        image.load()
-        return np.asarray(_to_rgb(image), dtype=np.uint8)
+        if min_side and image.format == "JPEG":
+            scale = min_side / min(image.size)
+            image.draft(None, (int(image.size[0] * scale) + 1, int(image.size[1] * scale) + 1))
+        ImageOps.exif_transpose(image, in_place=True)
+        return np.asarray(to_srgb(image, path), dtype=np.uint8)
 
     array = _read(path, decode)
     _check_size(path, array.shape[1], array.shape[0])
@@ -147,32 +239,44 @@ def to_uint8(array):
     return np.clip(np.asarray(array, dtype=np.float32) + 0.5, 0, 255).astype(np.uint8)
 
 
-def atomic_write(path, write):
-    """Calls ``write(tmp_path)`` then renames the temporary file onto ``path``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    suffix = os.path.splitext(path)[1]
-    handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
-    os.close(handle)
-    try:
-        write(tmp)
-        # mkstemp creates 0600; give the result the permissions a normal new file would get.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def save_image(path, array, quality=95):
-    """Writes RGB ``array`` (uint8 or float 0..255) to ``path`` atomically; format from the suffix."""
-    image = Image.fromarray(to_uint8(array) if array.dtype != np.uint8 else array)
-    fmt = Image.registered_extensions().get(os.path.splitext(path)[1].lower())
+@functools.lru_cache(maxsize=None)
+def _writable_format(suffix):
+    """PIL's format for ``suffix`` if PIL can write an RGB photo in it, else the reason it cannot."""
+    fmt = Image.registered_extensions().get(suffix)
     if fmt is None:
-        raise ImageError(f"{path}: unknown image format (use .jpg or .png)")
+        return None, "unknown image format (use .jpg or .png)"
+    try:
+        _encode(Image.new("RGB", (2, 2)), fmt)
+    except Exception:  # noqa: BLE001 - KeyError, OSError, ValueError: PIL cannot write it
+        return None, f"PIL cannot write RGB photos as {fmt} (use .jpg, .png, .tif or .webp)"
+    return fmt, None
+
+
+def output_format(path):
+    """The PIL format ``save_image`` will write ``path`` in, or ``ImageError`` if it cannot:
+    an unknown suffix or a format PIL only reads (``.psd``) is found before any work."""
+    fmt, problem = _writable_format(os.path.splitext(os.fspath(path))[1].lower())
+    if problem:
+        raise ImageError(f"{path}: {problem}")
+    return fmt
+
+
+def _encode(image, fmt, quality=JPEG_QUALITY):
+    buffer = io.BytesIO()
     options = {"quality": quality} if fmt == "JPEG" else {}
-    atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **options))
+    image.save(buffer, format=fmt, icc_profile=srgb_profile().tobytes(), **options)
+    return buffer.getvalue()
+
+
+def save_image(path, array, quality=JPEG_QUALITY):
+    """Writes RGB ``array`` (uint8 or float 0..255) to ``path`` atomically, tagged sRGB; format
+    from the suffix. Raises ``ImageError`` for a format it cannot write, ``files.WriteError``
+    when the file cannot be written (disk full, permissions)."""
+    fmt = output_format(path)
+    data = _encode(Image.fromarray(to_uint8(array) if array.dtype != np.uint8 else array), fmt, quality)
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+
+    atomic_write(path, write)

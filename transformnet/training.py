@@ -19,20 +19,24 @@ longer side is ``--style-size``.
 """
 
 import argparse
+import collections
+import datetime
 import hashlib
 import json
 import math
 import os
-import re
 import sys
 import time
 
 import numpy as np
 
-from . import config
+from . import checks, config
+from .info import duration
+from .quiet import load_keras
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+RUN_AHEAD = 2
+"""Steps the host may dispatch beyond the newest one known to be finished (see ``Stepper``)."""
 NOT_SETTINGS = ("config", "resume", "force", "devices", "coordinator", "num_processes", "process_id")
 """Command-line flags that control this invocation, not the run; not saved, not reproduced."""
 
@@ -43,37 +47,42 @@ class TrainingError(RuntimeError):
 
 # --- command line ------------------------------------------------------------------------------
 def build_parser():
+    """Every flag with a one-line help and its default; the reasons for the defaults are in config.py."""
     p = argparse.ArgumentParser(
-        description="Train a fast style-transfer network for one painting (Johnson et al. 2016). "
-        "Defaults and their reasons: transformnet/config.py.",
+        description="Train a fast style-transfer network for one painting (Johnson et al. 2016).",
+        epilog="Every default and the reason for it: transformnet/config.py.",
     )
-    p.add_argument("--style", required=True, help="the painting (JPEG/PNG)")
-    p.add_argument("--name", required=True, help="model name: exports checkpoints/NAME.keras")
-    p.add_argument("--data", required=True, help="folder of training photos (recursive JPEG/PNG) or tfds:coco/2017")
-    p.add_argument("--steps", type=int, default=config.STEPS)
-    p.add_argument("--batch-size", type=int, default=config.BATCH_SIZE)
-    p.add_argument("--image-size", type=int, default=config.IMAGE_SIZE, help="training crop size in pixels")
-    p.add_argument("--style-size", type=int, default=config.STYLE_SIZE, help="painting's longer side for its Gram targets")
-    p.add_argument("--content-weight", type=float, default=config.CONTENT_WEIGHT)
-    p.add_argument("--style-weight", type=float, default=config.STYLE_WEIGHT)
-    p.add_argument("--tv-weight", type=float, default=config.TV_WEIGHT)
-    p.add_argument("--lr", type=float, default=config.LEARNING_RATE, help="Adam learning rate")
-    p.add_argument("--precision", choices=PRECISIONS, default=config.PRECISION)
-    p.add_argument("--logdir", default=None, help="TensorBoard and checkpoint folder (default runs/NAME)")
-    p.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in LOGDIR/checkpoints")
-    p.add_argument("--seed", type=int, default=config.SEED)
-    p.add_argument("--config", default=None, help="settings from a .keras model, a checkpoint .npz or a .json file; flags given override")
-    p.add_argument("--vgg-weights", default=config.VGG_WEIGHTS, help="'imagenet' or a VGG16 .weights.h5/.npz path")
-    p.add_argument("--width", type=float, default=config.NETWORK_WIDTH, help="transform net channel multiplier (0.5 = slim)")
-    p.add_argument("--checkpoint-every", type=int, default=config.CHECKPOINT_EVERY)
-    p.add_argument("--keep", type=int, default=config.KEEP_CHECKPOINTS, help="checkpoints kept")
-    p.add_argument("--log-every", type=int, default=config.LOG_EVERY)
-    p.add_argument("--val-every", type=int, default=config.VAL_EVERY)
-    p.add_argument("--workers", type=int, default=config.DATA_WORKERS, help="photo decoding threads (0 = one per core)")
-    p.add_argument("--cache-mb", type=int, default=config.DATA_CACHE_MB, help="RAM for decoded photos")
-    p.add_argument("--validation-photos", type=int, default=config.VALIDATION_PHOTOS, help="photos held out for validation")
-    p.add_argument("--output", default=config.CHECKPOINT_DIR, help="folder of the exported NAME.keras")
-    p.add_argument("--force", action="store_true", help="overwrite an existing OUTPUT/NAME.keras")
+    what = p.add_argument_group("what to train")
+    what.add_argument("--style", required=True, metavar="PAINTING", help="the painting whose style is learned (an image file)")
+    what.add_argument("--name", required=True, help="model name: writes OUTPUT/NAME.keras, which eval.py --model NAME uses")
+    what.add_argument("--data", required=True, metavar="DIR|tfds:NAME", help="training photos: a folder (JPEG/PNG, searched recursively) or tfds:coco/2017")
+    what.add_argument("--config", default=None, metavar="FILE", help="take every setting from a .keras model, a checkpoint .npz or a .json file; flags given override them")
+    run = p.add_argument_group("training")
+    run.add_argument("--steps", type=int, metavar="N", default=config.STEPS, help="training steps (default %(default)s)")
+    run.add_argument("--batch-size", type=int, metavar="N", default=config.BATCH_SIZE, help="photos per step (default %(default)s)")
+    run.add_argument("--image-size", type=int, default=config.IMAGE_SIZE, metavar="PX", help="side of the square training crops (default %(default)s)")
+    run.add_argument("--style-size", type=int, default=config.STYLE_SIZE, metavar="PX", help="painting's longer side when its style is measured (default %(default)s)")
+    run.add_argument("--content-weight", type=float, metavar="W", default=config.CONTENT_WEIGHT, help="weight of the content loss (default %(default)s)")
+    run.add_argument("--style-weight", type=float, metavar="W", default=config.STYLE_WEIGHT, help="weight of the style (Gram) loss (default %(default)s)")
+    run.add_argument("--tv-weight", type=float, metavar="W", default=config.TV_WEIGHT, help="weight of the total-variation (smoothness) loss (default %(default)s)")
+    run.add_argument("--lr", type=float, default=config.LEARNING_RATE, help="Adam learning rate (default %(default)s)")
+    run.add_argument("--width", type=float, metavar="W", default=config.NETWORK_WIDTH, help="transform net channel multiplier, %g..%g; 0.5 = slim (default %%(default)s)" % config.NETWORK_WIDTH_RANGE)
+    run.add_argument("--precision", choices=PRECISIONS, default=config.PRECISION, help="float32, or mixed_bfloat16/mixed_float16 on a GPU (default %(default)s)")
+    run.add_argument("--seed", type=int, metavar="N", default=config.SEED, help="seeds weights, photo order and crops (default %(default)s)")
+    run.add_argument("--vgg-weights", default=config.VGG_WEIGHTS, metavar="PATH", help="'imagenet' (downloaded once) or a VGG16 .weights.h5/.npz file; $TRANSFORMNET_VGG_WEIGHTS sets it (default %(default)s)")
+    data = p.add_argument_group("photos")
+    data.add_argument("--validation-photos", type=int, default=config.VALIDATION_PHOTOS, metavar="N", help="photos held out for validation, at most %d%%%% of a folder (default %%(default)s)" % round(100 * config.VALIDATION_FRACTION))
+    data.add_argument("--workers", type=int, metavar="N", default=config.DATA_WORKERS, help="photo decoding threads, 0 = one per CPU core (default %(default)s)")
+    data.add_argument("--cache-mb", type=int, default=config.DATA_CACHE_MB, metavar="MB", help="RAM for decoded photos (default %(default)s)")
+    out = p.add_argument_group("output")
+    out.add_argument("--output", default=config.CHECKPOINT_DIR, metavar="DIR", help="folder of the exported NAME.keras (default %(default)s)")
+    out.add_argument("--force", action="store_true", help="replace an existing OUTPUT/NAME.keras")
+    out.add_argument("--logdir", default=None, metavar="DIR", help="TensorBoard logs and checkpoints (default runs/NAME)")
+    out.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in LOGDIR/checkpoints")
+    out.add_argument("--log-every", type=int, default=config.LOG_EVERY, metavar="STEPS", help="steps between loss fetches for the console and TensorBoard (default %(default)s)")
+    out.add_argument("--val-every", type=int, default=config.VAL_EVERY, metavar="STEPS", help="steps between validation losses and images (default %(default)s)")
+    out.add_argument("--checkpoint-every", type=int, default=config.CHECKPOINT_EVERY, metavar="STEPS", help="steps between checkpoints (default %(default)s)")
+    out.add_argument("--keep", type=int, default=config.KEEP_CHECKPOINTS, metavar="N", help="checkpoints kept (default %(default)s)")
     add_distribution_flags(p)
     return p
 
@@ -139,15 +148,47 @@ def parse_settings(argv=None):
 
 
 def validate(settings):
-    if not NAME_PATTERN.match(settings["name"]):
-        raise TrainingError(f"--name {settings['name']!r}: use letters, digits, '_', '-', '.' only")
-    for key in ("steps", "batch_size", "image_size", "style_size", "log_every", "val_every", "checkpoint_every", "keep"):
-        if settings[key] < 1:
-            raise TrainingError(f"--{key.replace('_', '-')} must be at least 1 (got {settings[key]})")
-    if settings["image_size"] < 16:
-        raise TrainingError("--image-size must be at least 16 (the network downsamples by 4)")
-    if not os.path.isfile(settings["style"]):
-        raise TrainingError(f"{settings['style']}: style image not found")
+    """Checks every setting before anything is loaded or built (a --config file may hold anything).
+
+    Raises ``checks.FlagError``, ``images.ImageError`` (the painting), ``data.DataError`` or
+    ``files.WriteError`` (an output that cannot be written), each one line.
+    """
+    from .files import check_writable
+
+    for key in ("style", "name", "data", "vgg_weights", "output", "logdir", "precision"):
+        if not isinstance(settings[key], str):
+            raise checks.FlagError(f"--{key.replace('_', '-')} must be text, not {settings[key]!r}")
+    try:
+        checks.model_name(settings["name"])
+    except checks.FlagError as error:
+        raise checks.FlagError(f"--name {error}") from None
+    for key in ("steps", "batch_size", "log_every", "val_every", "checkpoint_every", "keep"):
+        checks.at_least(_flag(key), settings[key], 1)
+    for key in ("image_size", "style_size"):
+        checks.at_least(_flag(key), settings[key], config.VGG_MIN_SIDE)  # VGG16 pools 3 times
+    for key in ("workers", "cache_mb", "validation_photos"):
+        checks.at_least(_flag(key), settings[key], 0)
+    checks.at_least("--seed", settings["seed"], 0)
+    if settings["seed"] >= 2**32:
+        raise checks.FlagError(f"--seed must be below 2**32 (NumPy's seed range), not {settings['seed']}")
+    checks.positive("--lr", settings["lr"])
+    for key in ("content_weight", "style_weight", "tv_weight"):
+        checks.weight(_flag(key), settings[key])
+    checks.within("--width", settings["width"], *config.NETWORK_WIDTH_RANGE)
+    if settings["precision"] not in PRECISIONS:
+        raise checks.FlagError(f"--precision must be one of {', '.join(PRECISIONS)}, not {settings['precision']!r}")
+    checks.vgg_weights(settings["vgg_weights"])
+    if not settings["data"].startswith("tfds:") and not os.path.isdir(settings["data"]):
+        from .data import DataError
+
+        raise DataError(f"{settings['data']}: not a folder of photos (or use tfds:NAME)")
+    checks.painting(settings["style"], settings["style_size"])
+    check_writable(os.path.join(settings["output"], settings["name"] + checks.MODEL_SUFFIX))
+    check_writable(os.path.join(settings["logdir"], "checkpoints", "ckpt-000000000.npz"))
+
+
+def _flag(key):
+    return "--" + key.replace("_", "-")
 
 
 # --- small helpers --------------------------------------------------------------------------------
@@ -175,38 +216,82 @@ def tensorboard_tag(name):
 
 
 class Progress:
-    """tqdm bar when tqdm is installed, otherwise one printed line per log step (GPU machine)."""
+    """The console's training bar: it moves with every finished step and shows the losses and an
+    ETA whenever they are fetched (every ``--log-every`` steps).
 
-    def __init__(self, total, initial):
-        self.total, self.done = total, initial
-        self.start = time.time()
-        self.start_step = initial
+    It starts after the train step has compiled (``start``), so compile time does not distort the
+    rate or the ETA. tqdm when installed, else one printed line per loss fetch (GPU machine).
+    """
+
+    def __init__(self, total, file=None):
+        self.total, self.file, self.bar, self.done = total, file, None, 0
+        self.started, self.first = time.time(), 0
+
+    def start(self, step):
+        self.started, self.first, self.done = time.time(), step, step
         try:
             from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
         except ImportError:
-            self.bar = None
+            return
+        self.bar = tqdm(total=self.total, initial=step, unit="step", dynamic_ncols=True, file=self.file)
 
-    def update(self, step, text):
-        if self.bar is not None:
+    def advance(self, step):
+        """``step`` steps are finished (a count the bar never exceeds)."""
+        if self.bar is not None and step > self.done:
             self.bar.update(step - self.done)
-            self.bar.set_postfix_str(text, refresh=True)
-        else:
-            rate = (step - self.start_step) / max(time.time() - self.start, 1e-9)
-            eta = (self.total - step) / rate if rate > 0 else float("nan")
-            print(f"step {step}/{self.total} {text} eta {eta / 60:.1f} min", flush=True)
-        self.done = step
+        self.done = max(self.done, step)
 
-    def write(self, line):
+    def losses(self, step, text):
+        self.advance(step)
         if self.bar is not None:
-            self.bar.write(line)
-        else:
-            print(line, flush=True)
+            self.bar.set_postfix_str(text, refresh=True)
+            return
+        rate = (step - self.first) / max(time.time() - self.started, 1e-9)
+        eta = f"eta {duration((self.total - step) / rate)}" if rate > 0 else ""
+        print(f"step {step}/{self.total} {text} {eta}", file=self.file or sys.stdout, flush=True)
+
+    def note(self, text):
+        """What the run is doing besides training steps (validating, saving); '' clears it."""
+        if self.bar is not None:
+            self.bar.set_description_str(text, refresh=True)
 
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+def device_name(backend):
+    """The hardware the train step runs on, for the console and the model's metadata."""
+    try:
+        if backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            if device.platform != "cpu":
+                return str(device.device_kind)
+        else:
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    except Exception:  # noqa: BLE001 - a name for the record, never a reason to stop
+        return "unknown device"
+    return cpu_name()
+
+
+def cpu_name():
+    """The CPU model and the number of CPUs this process may use, e.g. 'Intel Xeon ... (2 CPUs)'."""
+    import platform
+
+    name = platform.processor() or platform.machine() or "CPU"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            name = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), name)
+    except OSError:
+        pass
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{name} ({count} CPUs)"
 
 
 def seed_everything(seed, backend):
@@ -238,6 +323,10 @@ class Stepper:
 
     ``groups()`` returns every variable as numpy arrays (checkpointing), ``load(groups)`` puts them
     back. ``mean_losses()`` fetches the losses averaged over the steps since the last fetch.
+    ``step(batch)`` returns a ticket, a scalar of that step; ``ready(ticket)`` asks without waiting
+    whether the step has finished, ``wait(ticket)`` waits for it. The trainer waits only for the
+    step ``RUN_AHEAD`` behind the newest, so the progress bar counts finished steps while the
+    device always has work queued (no per-step sync that would drain it).
     """
 
     def __init__(self, model, loss_fn, loss_net, optimizer, names, dist=None):
@@ -293,7 +382,7 @@ class JaxStepper(Stepper):
             (_, (losses, non_trainable)), grads = grad_fn(trainable, non_trainable, vgg_values, opt_values, x)
             trainable, opt_values = optimizer.stateless_apply(opt_values, grads, trainable)
             sums = {k: sums[k] + losses[k] for k in names}
-            return (trainable, non_trainable, opt_values, sums, count + 1)
+            return (trainable, non_trainable, opt_values, sums, count + 1), losses["total"]
 
         def eval_step(trainable, non_trainable, vgg_values, batch):
             y, losses, _ = forward(trainable, non_trainable, vgg_values, keras.ops.cast(batch, "float32"))
@@ -316,7 +405,14 @@ class JaxStepper(Stepper):
         self.state = (*values, *self._zero_sums())
 
     def step(self, batch):
-        self.state = self._train(self.state, self._vgg, batch)
+        self.state, ticket = self._train(self.state, self._vgg, batch)
+        return ticket
+
+    def wait(self, ticket):
+        ticket.block_until_ready()
+
+    def ready(self, ticket):
+        return ticket.is_ready()
 
     def mean_losses(self):
         trainable, non_trainable, opt_values, sums, count = self.state
@@ -364,6 +460,7 @@ class TensorFlowStepper(Stepper):
             for k in names:
                 sums[k].assign_add(losses[k])
             count.assign_add(1)
+            return losses["total"]
 
         @tf.function(jit_compile=True)
         def eval_step(batch):
@@ -402,14 +499,22 @@ class TensorFlowStepper(Stepper):
         @tf.function
         def train_step(batch):
             losses = strategy.run(replica_step, args=(batch,))
+            means = {k: strategy.reduce("MEAN", losses[k], axis=None) for k in names}
             for k in names:
-                sums[k].assign_add(strategy.reduce("MEAN", losses[k], axis=None))
+                sums[k].assign_add(means[k])
             count.assign_add(1)
+            return means["total"]
 
         return train_step
 
     def step(self, batch):
-        self._train(self.dist.put(batch) if self._strategy is not None else batch)
+        return self._train(self.dist.put(batch) if self._strategy is not None else batch)
+
+    def wait(self, ticket):
+        ticket.numpy()
+
+    def ready(self, ticket):
+        return "CPU" in ticket.device  # TensorFlow runs CPU kernels before the call returns
 
     def mean_losses(self):
         n = max(int(self._count.numpy()), 1)
@@ -449,27 +554,34 @@ def _log_losses(writer, prefix_fn, losses, step):
     writer.scalars({prefix_fn(k): v for k, v in losses.items()}, step)
 
 
-def train(settings, out=print):
-    """Runs one training job described by ``settings``; returns the exported model's metadata."""
+def train(settings, out=print, progress=None):
+    """Runs one training job described by ``settings``; returns the exported model's metadata.
+
+    ``out`` prints one console line; ``progress`` is the bar (a :class:`Progress` by default).
+    Every setting is checked and the painting and the photos are opened before Keras is even
+    imported, so a mistake costs seconds, not a model build.
+    """
     validate(settings)
     started = time.time()
     output_path = os.path.join(settings["output"], f"{settings['name']}.keras")
     if os.path.exists(output_path) and not settings.get("force"):
-        raise TrainingError(f"{output_path} exists; use --force to overwrite it or choose another --name")
+        raise TrainingError(f"{output_path}: exists; use --force to overwrite it or choose another --name")
     checkpoint_dir = os.path.join(settings["logdir"], "checkpoints")
 
     from . import checkpoints as ckpt
+    from .data import Prefetcher, open_data
+    from .files import WriteError
+    from .images import load_image, resize_longer_side
 
     existing = ckpt.list_checkpoints(checkpoint_dir)
     if existing and not settings.get("resume"):
-        raise TrainingError(f"{checkpoint_dir} holds checkpoints of an earlier run; use --resume to continue it or another --logdir")
+        raise TrainingError(f"{checkpoint_dir}: holds checkpoints of an earlier run; use --resume to continue it or another --logdir")
 
-    import keras
-
-    from .data import Prefetcher, open_data
-    from .model_file import export_model
-    from .images import load_image, resize_longer_side
+    style = resize_longer_side(load_image(settings["style"]), settings["style_size"])
+    keras = load_keras()
+    from . import distribute
     from .losses import PerceptualLoss
+    from .model_file import export_model
     from .network import build_transform_net
     from .summaries import SummaryWriter
     from .vgg import LossNetwork
@@ -477,10 +589,6 @@ def train(settings, out=print):
     backend = keras.backend.backend()
     if backend not in ("jax", "tensorflow"):
         raise TrainingError(f"KERAS_BACKEND={backend}: the trainer supports jax and tensorflow")
-    keras.mixed_precision.set_dtype_policy(settings["precision"])
-    seed_everything(settings["seed"], backend)
-    from . import distribute
-
     try:
         dist = distribute.setup(
             backend, settings.get("devices"), settings.get("coordinator"), settings.get("num_processes"), settings.get("process_id")
@@ -495,7 +603,7 @@ def train(settings, out=print):
             if line.startswith("warning"):
                 report(line)
 
-    # Data first: a bad --data fails before minutes of model building.
+    # Data before the model: a bad photo folder fails before minutes of model building.
     data = open_data(
         settings["data"], settings["image_size"], local_batch, settings["seed"],
         workers=settings.get("workers") or None, cache_mb=settings.get("cache_mb", config.DATA_CACHE_MB),
@@ -504,8 +612,10 @@ def train(settings, out=print):
     out(f"data: {data.describe()}; training on {dist.describe()}")
     val_images = data.validation_images()
 
-    style = load_image(settings["style"])
-    style = resize_longer_side(style, settings["style_size"])
+    device = device_name(backend)
+    out(f"device: {device} ({backend}, {settings['precision']})")
+    keras.mixed_precision.set_dtype_policy(settings["precision"])
+    seed_everything(settings["seed"], backend)
     with dist.scope():  # TensorFlow: variables mirrored on every device; JAX: nothing
         loss_net = LossNetwork(weights=settings["vgg_weights"])
         grams = PerceptualLoss.style_targets(loss_net, style)
@@ -522,6 +632,7 @@ def train(settings, out=print):
 
     step = 0
     last_checkpoint = None
+    earlier_seconds = 0.0  # training time of the runs this one resumes
     if settings.get("resume"):
         found = ckpt.latest_good(checkpoint_dir, log=out)
         if found is None:
@@ -534,7 +645,11 @@ def train(settings, out=print):
             except distribute.DistributionError as error:
                 raise TrainingError(f"{last_checkpoint}: {error}") from None
             step = int(meta["step"])
+            earlier_seconds = float(meta.get("wall_time_s", 0.0))
             out(f"resumed from {last_checkpoint} (step {step})")
+
+    def seconds_so_far():
+        return earlier_seconds + time.time() - started
 
     saved_settings = {k: v for k, v in settings.items() if k not in NOT_SETTINGS}
     writer = SummaryWriter(settings["logdir"]) if dist.is_chief else distribute.Silent()  # process 0 writes
@@ -553,8 +668,13 @@ def train(settings, out=print):
             raise TrainingError(f"non-finite {bad[0]} variables at step {at_step}; not saved. Last good checkpoint: {last_checkpoint}")
         if not dist.is_chief:
             return ckpt.checkpoint_path(checkpoint_dir, at_step)
-        meta = {"settings": saved_settings, "data": distribute.pack_positions(positions), "seed": settings["seed"], "backend": backend}
-        return ckpt.save_checkpoint(checkpoint_dir, at_step, groups, meta, keep=settings["keep"])
+        meta = {"settings": saved_settings, "data": distribute.pack_positions(positions), "seed": settings["seed"], "backend": backend,
+                "wall_time_s": round(seconds_so_far(), 1)}
+        try:
+            return ckpt.save_checkpoint(checkpoint_dir, at_step, groups, meta, keep=settings["keep"])
+        except WriteError as error:
+            raise WriteError(f"{error}; training stopped at step {at_step}, last good checkpoint: {last_checkpoint or 'none'}",
+                             error.errno) from None
 
     validation = {}
 
@@ -569,18 +689,34 @@ def train(settings, out=print):
             writer.image(f"images/validation_{i}", to_uint8(image), at_step)
         return losses
 
-    progress = Progress(settings["steps"], step) if dist.is_chief else distribute.Silent()
+    progress = (progress or Progress(settings["steps"])) if dist.is_chief else distribute.Silent()
     final = {}
     put = dist.put if backend == "jax" else None  # start the host->device copy in the prefetch thread
     batches = Prefetcher(data, depth=4, put=put)
     interval_start, interval_step = time.time(), step
+    tickets = collections.deque()  # one per step not yet known to be finished
     try:
+        compiling = step < settings["steps"]
+        if compiling:
+            out("compiling the train step (once per run; a minute or more on a CPU) ...")
         while step < settings["steps"]:
-            stepper.step(next(batches))
+            batch = next(batches)
+            begun = time.time()
+            tickets.append(stepper.step(batch))
             step += 1
+            if compiling:  # the first call compiled the step; the bar's rate starts after it
+                compiling = False
+                stepper.wait(tickets.popleft())
+                out(f"compiled in {time.time() - begun:.0f} s")
+                progress.start(step)
+                interval_start, interval_step = time.time(), step
+            while tickets and (len(tickets) > RUN_AHEAD or stepper.ready(tickets[0])):
+                stepper.wait(tickets.popleft())
+            progress.advance(step - len(tickets))
             at_end = step == settings["steps"]
             if step % settings["log_every"] == 0 or at_end:
                 losses = stepper.mean_losses()  # the only per-interval device->host sync
+                tickets.clear()
                 now = time.time()
                 rate = (step - interval_step) * settings["batch_size"] / max(now - interval_start, 1e-9)
                 interval_start, interval_step = now, step
@@ -592,15 +728,19 @@ def train(settings, out=print):
                 final = losses
                 _log_losses(writer, tensorboard_tag, losses, step)
                 writer.scalars({"learning_rate": settings["lr"], "images_per_second": rate, "data/skipped_images": data.skipped}, step)
-                progress.update(
+                progress.losses(
                     step,
-                    f"loss {losses['total']:.4g} content {losses['weighted/content']:.3g} "
-                    f"style {losses['weighted/style']:.3g} tv {losses['weighted/tv']:.3g} {rate:.0f} img/s",
+                    f"loss {losses['total']:.4g} (content {losses['weighted/content']:.4g}, "
+                    f"style {losses['weighted/style']:.4g}, tv {losses['weighted/tv']:.4g}), {rate:.3g} img/s",
                 )
             if step % settings["val_every"] == 0 or at_end:
+                progress.note("validating")
                 validation = validate_now(step)
+                progress.note("")
             if step % settings["checkpoint_every"] == 0 or at_end:
+                progress.note("saving a checkpoint")
                 last_checkpoint = checkpoint(step)
+                progress.note("")
     finally:
         batches.close()
         progress.close()
@@ -612,6 +752,7 @@ def train(settings, out=print):
     keras.mixed_precision.set_dtype_policy("float32")
     exported = build_transform_net(settings["width"])
     exported.set_weights(model.get_weights())
+    training_photos, _ = data.counts()
     metadata = {
         "format": "transformnet-1",
         "name": settings["name"],
@@ -620,6 +761,8 @@ def train(settings, out=print):
         "settings": saved_settings,
         "steps": step,
         "images_seen": step * settings["batch_size"],
+        "training_photos": training_photos,
+        "validation_photos": int(len(val_images)),
         "skipped_images": data.skipped,
         "final_losses": final,
         "validation_losses": validation,
@@ -627,19 +770,27 @@ def train(settings, out=print):
         "devices": dist.num_devices,
         "processes": dist.process_count,
         "precision": settings["precision"],
-        "wall_time_s": round(time.time() - started, 1),
+        "device": device,
+        "wall_time_s": round(seconds_so_far(), 1),
+        "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "keras_version": keras.__version__,
         "checkpoint": last_checkpoint,
     }
     if dist.is_chief:
-        export_model(exported, output_path, metadata)
-    out(f"exported {output_path} ({step} steps, {metadata['wall_time_s']} s)")
+        try:
+            export_model(exported, output_path, metadata)
+        except WriteError as error:
+            raise WriteError(f"{error}; the trained weights are in {last_checkpoint}: free some space and rerun with --resume",
+                             error.errno) from None
+    out(f"exported {output_path} ({step} steps, {duration(metadata['wall_time_s'])})")
     return metadata
 
 
 def main(argv=None):
+    """``train.py``: every expected failure is one ``error:`` line and exit status 1."""
     from .checkpoints import CheckpointError
     from .data import DataError
+    from .files import WriteError
     from .images import ImageError
 
     # As in train.py, for the transformnet-train console script: TensorFlow's C++ start-up
@@ -651,13 +802,18 @@ def main(argv=None):
         import transformnet  # the command line is a thin wrapper over the Python API
 
         transformnet.train(settings.pop("style"), settings.pop("data"), settings.pop("name"), **settings)
-    except (TrainingError, DataError, ImageError, CheckpointError) as error:
+    except (TrainingError, checks.FlagError, DataError, ImageError, CheckpointError, WriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; the last checkpoint is kept", file=sys.stderr)
         return 130
-    except Exception as error:  # noqa: BLE001 - WeightsError etc.: one line, not a traceback
+    except OSError as error:  # a TensorBoard event file on a full disk, a vanished folder
+        from .files import describe
+
+        print(f"error: {error.filename or 'output'}: {describe(error)}", file=sys.stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001 - WeightsError: one line, not a traceback
         from .vgg import WeightsError
 
         if isinstance(error, WeightsError):

@@ -41,7 +41,10 @@ def _load_weights(vgg, weights):
     if weights == "imagenet":
         from keras.applications import VGG16
 
-        trained = VGG16(include_top=False, weights="imagenet", input_shape=(None, None, 3))
+        try:
+            trained = VGG16(include_top=False, weights="imagenet", input_shape=(None, None, 3))
+        except Exception as error:  # keras.utils.get_file raises a bare Exception offline
+            raise WeightsError(_download_failed(error)) from None
         vgg.set_weights(trained.get_weights())
         return set()
     path = os.fspath(weights)
@@ -74,6 +77,16 @@ def _load_weights(vgg, weights):
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise WeightsError(f"{path}: not a VGG16 weights file ({message})") from None
     return set()
+
+
+def _download_failed(error):
+    """One line for a failed ``imagenet`` download: what failed, why, and the offline remedy."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    reason = text.split(" -- ", 1)[-1]  # get_file: "URL fetch failure on <url>: None -- <reason>"
+    return (
+        f"imagenet: could not download Keras' VGG16 ImageNet weights ({reason[:160]}); offline, "
+        "point --vgg-weights or $TRANSFORMNET_VGG_WEIGHTS at a local VGG16 .weights.h5 or .npz file"
+    )
 
 
 class LossNetwork:

@@ -9,7 +9,8 @@ ffmpeg binary, so nothing has to be installed system-wide. Frames are decoded as
 stays one frame), and encoded as H.264 (yuv420p, the format every player accepts) at the
 input's frame rate. If the input has an audio track it is then muxed in from the input
 unchanged (stream copy; re-encoded as AAC only if the container refuses the original codec).
-The result is written to a temporary file next to the output and renamed when complete.
+The result is written to a temporary file next to the output, read back (ffmpeg does not report
+a full disk), and renamed when complete.
 """
 
 import os
@@ -17,7 +18,7 @@ import subprocess
 
 import numpy as np
 
-from .images import atomic_write
+from .files import WriteError, atomic_write
 
 QUALITY = 8
 """imageio-ffmpeg's 0..10 quality scale (libx264 CRF ~ 18): visually lossless for stylized
@@ -73,6 +74,19 @@ def _mux_audio(video_only, source, target):
     raise VideoError(f"{source}: could not copy the audio track ({message[:120]})")
 
 
+def _check_written(path, frames, target):
+    """ffmpeg (under imageio-ffmpeg) reports no failed disk write: a full disk leaves a silently
+    truncated file. So the finished file is read back; fewer frames than were sent is a failure."""
+    import imageio_ffmpeg
+
+    try:
+        written, _ = imageio_ffmpeg.count_frames_and_secs(path)
+    except (OSError, RuntimeError):
+        written = 0
+    if written < frames:
+        raise WriteError(f"{target}: cannot write (the encoded video is incomplete: disk full or a file-size limit?)")
+
+
 def stylize_video(source, target, stylize_frame, progress=True):
     """Writes ``target``: every frame of ``source`` passed through ``stylize_frame``.
 
@@ -91,6 +105,18 @@ def stylize_video(source, target, stylize_frame, progress=True):
 
     def write(tmp):
         video_only = tmp + ".video.mp4" if has_audio else tmp
+        try:
+            frames = _encode(video_only)
+            _check_written(video_only, frames, target)
+            if has_audio:
+                _mux_audio(video_only, source, tmp)
+                _check_written(tmp, frames, target)
+        finally:
+            if has_audio and os.path.exists(video_only):
+                os.remove(video_only)
+        return frames
+
+    def _encode(video_only):
         frames = 0
         reader = imageio_ffmpeg.read_frames(source)
         next(reader)
@@ -121,13 +147,6 @@ def stylize_video(source, target, stylize_frame, progress=True):
             writer.close()
         if frames == 0:
             raise VideoError(f"{source}: no frames could be decoded")
-        if has_audio:
-            try:
-                _mux_audio(video_only, source, tmp)
-            finally:
-                os.remove(video_only)
         return frames
 
-    count = []
-    atomic_write(target, lambda tmp: count.append(write(tmp)))
-    return count[0]
+    return atomic_write(target, write)

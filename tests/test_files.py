@@ -1,0 +1,123 @@
+"""Outputs that cannot be written (issue 9): found before the work where possible, otherwise one
+line naming the file, no temporary file left, an existing file untouched."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, file_size_limit, unwritable_folder
+from transformnet.files import WriteError, check_writable
+from transformnet.images import ImageError, output_format
+
+
+def test_formats_pil_cannot_write_are_refused_up_front():
+    for path in ("a.jpg", "a.JPEG", "a.png", "a.tif", "a.webp"):
+        output_format(path)
+    for path, words in (("a.psd", "cannot write RGB photos as PSD"), ("a.xbm", "as XBM"), ("a.foo", "unknown image format")):
+        with pytest.raises(ImageError, match=words) as info:
+            output_format(path)
+        assert str(info.value).startswith(f"{path}: ")
+
+
+def test_places_that_cannot_hold_a_file_are_refused_up_front(tmp_path):
+    blocker = tmp_path / "photo.jpg"
+    blocker.write_bytes(b"x")
+    for path in (blocker / "out.jpg", blocker / "new" / "deeper" / "out.jpg"):
+        with pytest.raises(WriteError, match="is a file, not a folder") as info:
+            check_writable(path)
+        assert str(info.value).startswith(f"{path}: ")
+    with pytest.raises(WriteError, match="is a folder"):
+        check_writable(tmp_path)
+    with pytest.raises(WriteError, match="file name longer than"):
+        check_writable(tmp_path / ("y" * 250 + "_starry.jpg"))  # a long photo name plus the suffix
+    check_writable(tmp_path / "new" / "deeper" / "out.jpg")  # folders that do not exist yet are fine
+    assert not (tmp_path / "new").exists()
+
+
+def test_unwritable_folder_is_refused_up_front(tmp_path):
+    with unwritable_folder(tmp_path / "locked") as locked:
+        with pytest.raises(WriteError, match="not writable"):
+            check_writable(locked / "out.jpg")
+        with pytest.raises(WriteError, match="not writable"):
+            check_writable(locked / "sub" / "out.jpg")
+
+
+SAVE = """
+import sys
+import numpy as np
+from transformnet.files import WriteError
+from transformnet.images import save_image
+noise = np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8)
+try:
+    save_image(sys.argv[1], noise)
+except WriteError as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("name", ["kept.jpg", "kept.png"])
+def test_full_disk_is_one_line_and_keeps_the_old_file(tmp_path, name):
+    """PIL's JPEG writer ignores a failed write: before issue 9 a truncated JPEG replaced the old file."""
+    target = tmp_path / name
+    target.write_bytes(b"the good old file")
+    result = subprocess.run([sys.executable, "-c", SAVE, str(target)], cwd=ROOT, capture_output=True, text=True,
+                            preexec_fn=file_size_limit(20_000), timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == f"error: {target}: cannot write (File too large)"
+    assert target.read_bytes() == b"the good old file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_no_space_left_on_a_real_small_disk(tmp_path):
+    """The same with ENOSPC on a 32 KiB tmpfs (needs root to mount; skipped otherwise)."""
+    from transformnet.images import save_image
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", str(disk)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        target = disk / "kept.jpg"
+        save_image(target, np.zeros((8, 8, 3), np.uint8))
+        before = target.read_bytes()
+        noise = np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8)
+        with pytest.raises(WriteError, match=f"^{target}: cannot write \\(No space left on device\\)$") as info:
+            save_image(target, noise)
+        assert info.value.errno == 28
+        assert target.read_bytes() == before
+        assert [p.name for p in disk.iterdir()] == ["kept.jpg"]
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+VIDEO = """
+import sys
+from transformnet.files import WriteError
+from transformnet.video import stylize_video
+try:
+    stylize_video(sys.argv[1], sys.argv[2], lambda frame: 255 - frame, progress=False)
+except WriteError as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("audio", [False, True])
+def test_video_on_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, audio):
+    """ffmpeg reports no failed write; the finished file is read back instead."""
+    from test_video import _make_clip
+
+    clip = tmp_path / "in.mp4"
+    _make_clip(clip, audio=audio, fps=10, seconds=2, size="320x240")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run([sys.executable, "-c", VIDEO, str(clip), str(out / "styled.mp4")], cwd=ROOT,
+                            capture_output=True, text=True, preexec_fn=file_size_limit(20_000), timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {out / 'styled.mp4'}: cannot write")
+    assert not list(out.iterdir())

@@ -1,0 +1,85 @@
+"""Checks of user input that eval.py and train.py share, run before any model is built.
+
+One rule per kind of input, so the two commands never disagree (a model train.py can name,
+eval.py can load). Nothing here imports Keras: a mistake costs a fraction of a second. Each
+check raises :class:`FlagError`, whose ``str()`` is one line naming the flag or file.
+"""
+
+import math
+import os
+import re
+
+from . import config
+
+MODEL_SUFFIX = ".keras"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+NAME_MAX = 100
+"""Well under the 255-byte file-name limit, with room for ``.keras`` and eval.py's ``_NAME.jpg``."""
+
+
+class FlagError(ValueError):
+    """A flag value or input file that cannot be used; ``str()`` is one line naming it."""
+
+
+def model_name(name):
+    """A model name (``train.py --name``, ``eval.py --model NAME``) becomes the file
+    ``checkpoints/NAME.keras``: letters, digits, '_', '-', '.'; starting with a letter or digit;
+    no '..' (nothing that could leave the checkpoints folder or hide as a dot file) and not
+    ending in ``.keras`` (eval.py reads that as a path)."""
+    if not NAME_PATTERN.match(name) or ".." in name or name.endswith(MODEL_SUFFIX) or len(name) > NAME_MAX:
+        raise FlagError(
+            f"{name}: invalid model name (use letters, digits, '_', '-', '.'; start with a letter or digit; "
+            f"no '..'; at most {NAME_MAX} characters)"
+        )
+    return name
+
+
+def at_least(flag, value, minimum):
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise FlagError(f"{flag} must be a whole number of at least {minimum}, not {value!r}")
+
+
+def positive(flag, value):
+    """A finite number above 0 (learning rates, sizes given as floats)."""
+    if not _number(value) or not value > 0:
+        raise FlagError(f"{flag} must be a positive number, not {value!r}")
+
+
+def weight(flag, value):
+    """A loss weight: finite and not negative (a negative weight maximises that loss)."""
+    if not _number(value) or value < 0:
+        raise FlagError(f"{flag} must be a number of at least 0, not {value!r}")
+
+
+def within(flag, value, low, high):
+    if not _number(value) or not low <= value <= high:
+        raise FlagError(f"{flag} must be between {low:g} and {high:g}, not {value!r}")
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def vgg_weights(spec):
+    """``imagenet`` (downloaded on first use) or an existing .weights.h5/.npz file."""
+    if spec == "imagenet":
+        return
+    if not os.path.isfile(spec):
+        raise FlagError(f"{spec}: VGG16 weights file not found (--vgg-weights, or $TRANSFORMNET_VGG_WEIGHTS)")
+    if not spec.endswith((".h5", ".npz")):
+        raise FlagError(f"{spec}: VGG16 weights must be a Keras .weights.h5 or an .npz file")
+
+
+def painting(path, longer_side):
+    """The painting is a readable image that still has ``config.VGG_MIN_SIDE`` pixels on its
+    shorter side once its longer side is scaled to ``longer_side`` (VGG16 pools three times).
+    Raises ``images.ImageError`` for an unreadable file, FlagError for a too-thin one."""
+    from .images import probe_image
+
+    width, height = probe_image(path)
+    short = round(min(width, height) * longer_side / max(width, height))
+    if short < config.VGG_MIN_SIDE:
+        raise FlagError(
+            f"{path}: {width}x{height} pixels is too thin: at {longer_side} px on the longer side its shorter side "
+            f"is {short} px, and VGG16 needs at least {config.VGG_MIN_SIDE}; crop it or raise the painting size"
+        )

@@ -1,0 +1,104 @@
+"""Writing output files safely: checks before the work, atomic writes, one-line failures.
+
+Every file transformnet writes (stylized photos, videos, exported models, training checkpoints,
+loss logs) goes through :func:`atomic_write`, so one rule covers them all:
+
+- :func:`check_writable` runs before any work starts and catches what can be known in advance:
+  a parent that is a regular file, a folder that cannot be written (permissions, read-only
+  mount, immutable flag; ``os.access`` asks the kernel, so it also holds for root), a file name
+  too long for the file system (a long photo name plus ``_model.jpg``).
+- :func:`atomic_write` writes a temporary file in the target folder, flushes it to disk and
+  renames it over the target only when complete. What can only fail while writing (disk full,
+  file-size limit, quota, a target that cannot be replaced) becomes one :class:`WriteError`
+  naming the target; the temporary file is removed and an existing target is left untouched.
+"""
+
+import errno
+import os
+import tempfile
+
+STOPS_EVERYTHING = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+"""Write failures that will fail every following file too (a full disk, a quota, a read-only
+mount, a file-size limit): a batch stops at the first one instead of stylizing in vain."""
+
+
+class WriteError(Exception):
+    """An output that cannot be written; ``str()`` is one line naming the file. ``errno`` is the
+    operating system's error number when there is one."""
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        self.errno = code
+
+
+def describe(error):
+    """A short reason for ``error``: the OS's words for OSErrors, else its first line."""
+    if isinstance(error, OSError) and error.errno is not None:
+        return os.strerror(error.errno)
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:160]}" if text else type(error).__name__
+
+
+def check_writable(path):
+    """Raises WriteError unless ``path`` can be created or replaced: its nearest existing
+    ancestor must be a writable folder and ``path`` itself must not be a folder."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise WriteError(f"{path}: is a folder, not a file")
+    ancestor = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise WriteError(f"{path}: cannot write: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise WriteError(f"{path}: cannot write: folder {ancestor} is not writable", errno.EACCES)
+    try:
+        longest = os.pathconf(ancestor, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # not POSIX, or the file system does not say
+        longest = 255
+    if len(os.fsencode(os.path.basename(path))) > longest:
+        raise WriteError(f"{path}: file name longer than the {longest} bytes this file system allows", errno.ENAMETOOLONG)
+
+
+def atomic_write(path, write):
+    """Calls ``write(tmp_path)``, then renames the finished temporary file onto ``path``.
+
+    Raises WriteError (one line naming ``path``) if the folder cannot be made or the file cannot
+    be written; no temporary file is left behind and an existing ``path`` is unchanged.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+        os.close(handle)
+    except OSError as error:
+        raise WriteError(f"{path}: cannot write ({describe(error)})", error.errno) from None
+    try:
+        result = write(tmp)
+        if os.path.isfile(tmp):  # on disk before the rename: a crash leaves the old file or the new
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+        # mkstemp creates 0600; give the result the permissions a normal new file would get.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+        return result
+    except BaseException as error:
+        _remove(tmp)
+        if isinstance(error, OSError):
+            raise WriteError(f"{path}: cannot write ({describe(error)})", error.errno) from None
+        raise
+
+
+def _remove(tmp):
+    try:
+        if os.path.isdir(tmp) and not os.path.islink(tmp):
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif os.path.lexists(tmp):
+            os.remove(tmp)
+    except OSError:
+        pass  # nothing more can be done; the name starts with .tmp- so it is recognisable

@@ -1,0 +1,84 @@
+"""Console: TensorFlow's start-up noise hidden, real errors kept (eval.py and train.py alike).
+
+Importing TensorFlow (the default Keras backend) and probing its devices prints absl log lines
+before our first message: "All log messages before absl::InitializeLog() ...", oneDNN notes, CUDA
+stubs, CPU-instruction notes and, on machines without a GPU, "failed call to cuInit".
+``TF_CPP_MIN_LOG_LEVEL`` does not reach them (absl writes them before TensorFlow's own logging
+is set up), so :func:`load_keras` sends file descriptor 2 through a filter while Keras is imported
+and the devices are probed, and only lines matching :data:`NOISE` are dropped: Python tracebacks,
+warnings and every other error line pass.
+
+The filter is a child process, not a thread: if the import itself crashes (a CPU without AVX, a
+broken CUDA install aborts the process) the child still forwards what was printed before the
+crash. ``TRANSFORMNET_VERBOSE=1`` shows everything. The device in use is printed by the trainer
+itself, so a GPU that failed to initialise is not hidden either.
+"""
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+
+NOISE = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    rb"|[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\] "  # absl INFO and WARNING lines
+    rb"|To enable the following instructions:"  # second line of the CPU-feature note
+    rb"|E\d{4} [\d:.]+ +\d+ \S+:\d+\] (failed call to cuInit|Unable to register cu\w+ factory))"
+)
+
+_FILTER = """
+import re, sys
+noise = re.compile(sys.argv[1].encode("latin-1"))
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    if not noise.match(line):
+        out.write(line)
+        out.flush()
+"""
+
+
+@contextlib.contextmanager
+def filtered_stderr():
+    """Within the block, file descriptor 2 (C++ and Python alike) goes through the NOISE filter."""
+    sys.stderr.flush()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _FILTER, NOISE.pattern.decode("latin-1")],
+            stdin=subprocess.PIPE, stdout=2,
+        )
+    except OSError:  # no interpreter to spawn: show everything rather than nothing
+        yield
+        return
+    saved = os.dup(2)
+    os.dup2(child.stdin.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        child.stdin.close()
+        child.wait()
+
+
+def load_keras():
+    """Imports Keras and initialises its backend's devices with the start-up noise filtered;
+    returns the ``keras`` module. A no-op filter when Keras is already loaded."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "keras" in sys.modules or os.environ.get("TRANSFORMNET_VERBOSE"):
+        import keras
+
+        return keras
+    with filtered_stderr():
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # CUDA probing logs happen here
+        elif keras.backend.backend() == "jax":
+            import jax
+
+            jax.devices()
+    return keras
