@@ -46,7 +46,7 @@ for stage in "$@"; do
         painting=${painting:-checkpoints/styles/$name.jpg}
         python3 train.py --style "$painting" --name "$name" --data .carry/photos --vgg-weights $VGG \
             --precision ${PRECISION:-mixed_bfloat16} --batch-size $BATCH --steps $STEPS --style-weight "$weight" \
-            --width "${width:-1.0}" --logdir "runs/$name" --output checkpoints --force 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tee "$OUT/extra/train_$name.log" | grep -E "img/s|data:|exported|error|Error" | awk 'NR % 10 == 1 || /exported|error|Error|data:/'
+            --width "${width:-1.0}" --logdir "runs/$name" --output checkpoints --force 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tee "$OUT/extra/train_$name.log" | grep -E "img/s|data:|device:|compil|exported|error|Error" | awk 'NR % 10 == 1 || /exported|error|Error|data:|device:|compil/'
         cp "checkpoints/$name.keras" "$OUT/" && log "$name.keras $(stat -c %s checkpoints/$name.keras) bytes"
         cp runs/"$name"/events.* "$OUT/extra/" 2>/dev/null ;;
     compare)

@@ -121,7 +121,7 @@ def compare_devices(tmp_path, counts, env, prelude=""):
     two runs that sum in a different order. The next gradients then differ at the 1e-3 level even
     on one device (measured: one device restarted from the 4-device step-1 weights, issue 11).
     """
-    from test_training import scalars
+    import tensorboard_reader
 
     make_photos(tmp_path / "photos", corrupt=False)
     runs = [args(tmp_path, f"d{n}", 2, batch_size=4, devices=n, checkpoint_every=1, log_every=1, val_every=100) for n in counts]
@@ -136,7 +136,7 @@ def compare_devices(tmp_path, counts, env, prelude=""):
     v_max = max(np.abs(v).max() for v in moments_a[1::2])
     relevant = [i for i, v in enumerate(moments_a[1::2]) if v.max() > 1e-9 * v_max]  # a gradient above rounding noise
     weights = max(np.abs(a["trainable"][i] - b["trainable"][i]).max() for i in relevant)
-    losses = [[event.value for event in scalars(tmp_path / "runs" / f"d{n}").Scalars("losses/total")] for n in counts]
+    losses = [[value for _, value in tensorboard_reader.values(tensorboard_reader.run(tmp_path / "runs" / f"d{n}"), "losses/total")] for n in counts]
     return gradient, weights, losses
 
 

@@ -14,7 +14,8 @@ From Python::
 package is cheap: Keras and its backend are imported by the first function that needs them, so
 a command line can check its flags first. Errors are exceptions with the one-line message the
 command lines print, naming the file when a file is the problem (``ModelError``,
-``ImageError``, ``DataError``: ``ValueError`` subclasses; ``TrainingError``: ``RuntimeError``).
+``ImageError``, ``DataError``, ``FlagError``: ``ValueError`` subclasses; ``TrainingError``:
+``RuntimeError``; ``WriteError``: ``Exception``).
 """
 
 import os
@@ -47,8 +48,9 @@ def load_model(name_or_path, checkpoints=None):
 
 
 def model_info(name_or_path, checkpoints=None):
-    """What ``eval.py --info`` prints, as a dict: file, Keras version, painting and its sha256,
-    every training setting, steps, losses, backend, wall time, parameter count."""
+    """What ``eval.py --info --json`` prints, as a dict: ``file``, ``size_bytes``, ``keras`` (its
+    version, date saved), ``training`` (painting and sha256, every setting, budget, losses,
+    hardware, time) and ``model`` (parameters, width, layers)."""
     from .fast import check_archive, model_info as info, resolve_model
 
     path, _ = resolve_model(os.fspath(name_or_path), checkpoints)
@@ -106,6 +108,6 @@ def train(style, data, name, *, log=print, **settings):
         raise TypeError(f"train() got unknown settings {unknown}; see train.py --help for the settings")
     if settings.get("logdir") is None:
         settings.pop("logdir", None)  # keep parse_settings' default, runs/NAME
-    full.update(settings)
+    full.update({k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in settings.items()})
     metadata = run(full, out=log)
     return os.path.join(full["output"], f"{name}.keras"), metadata
