@@ -63,7 +63,7 @@ def filtered_stderr():
 
 
 def load_keras():
-    """Imports Keras and initialises its backend's devices with the start-up noise filtered;
+    """Imports Keras (and TensorFlow's devices) with the start-up noise filtered;
     returns the ``keras`` module. A no-op filter when Keras is already loaded."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "keras" in sys.modules or os.environ.get("TRANSFORMNET_VERBOSE"):
@@ -77,8 +77,6 @@ def load_keras():
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # CUDA probing logs happen here
-        elif keras.backend.backend() == "jax":
-            import jax
-
-            jax.devices()
+        # Not jax.devices(): a multi-process job must call jax.distributed.initialize() before
+        # JAX initialises its backend (distribute.py), and JAX's start-up is quiet anyway.
     return keras
