@@ -79,6 +79,8 @@ class _FixedStatsNorm(layers.Layer):
     """
 
     def __init__(self, source, **kwargs):
+        # Same compute dtype as the layer it replaces (bfloat16 in a bfloat16 inference clone).
+        kwargs.setdefault("dtype", source.dtype_policy)
         super().__init__(name=f"{source.name}_fixed", **kwargs)
         self.epsilon = source.epsilon
         channels = source.scale.shape[0]
@@ -94,9 +96,11 @@ class _FixedStatsNorm(layers.Layer):
 
     def call(self, x):
         dtype = x.dtype
+        # Variables read in call follow the compute dtype under bfloat16; statistics stay float32.
+        mean, variance, scale, shift = (ops.cast(v, "float32") for v in (self.mean, self.variance, self.scale, self.shift))
         x = ops.cast(x, "float32")
-        x = (x - self.mean) * ops.rsqrt(self.variance + self.epsilon)
-        return ops.cast(x * self.scale + self.shift, dtype)
+        x = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        return ops.cast(x * scale + shift, dtype)
 
 
 class _Moments(layers.Layer):
@@ -115,10 +119,13 @@ class TiledStylizer:
     """Runs one transform net on tiles with whole-image instance-norm statistics.
 
     Build once per model (it clones the graph and copies the norm layers' scale/shift, so build it
-    after the weights are final), then call ``stylize`` for any number of images.
+    after the weights are final), then call ``stylize`` for any number of images. Both networks
+    run as compiled functions per tile shape (``inference.CompiledModel``), like untiled photos.
     """
 
     def __init__(self, model):
+        from .inference import CompiledModel
+
         self.model = model
         norms = _norm_layers(model)
         if not norms:
@@ -135,12 +142,14 @@ class TiledStylizer:
         self.fixed_norms = [fixed[n.name] for n in norms]
         # Pilot: the unchanged network, reporting each norm layer's statistics over the image.
         self.pilot_model = keras.Model(model.inputs, [_Moments()(n.input) for n in norms])
+        self.run_fixed = CompiledModel(self.fixed_model)
+        self.run_pilot = CompiledModel(self.pilot_model)
 
     # --- statistics ------------------------------------------------------------------------
     def pilot_statistics(self, image):
         """Per-layer (mean, variance) of the whole image downscaled to <= PILOT_PIXELS."""
         small = _downscale(image, PILOT_PIXELS)
-        out = self.pilot_model.predict_on_batch(small[None].astype("float32"))
+        out = self.run_pilot(small[None])
         return [(o[0, 0], o[0, 1]) for o in out]
 
     def _set_statistics(self, stats):
@@ -165,7 +174,7 @@ class TiledStylizer:
         tiles = list(_tiles((h, w), tile))
         for done, (window, core) in enumerate(tiles, 1):
             (y0, y1, x0, x1) = window
-            out = self.fixed_model.predict_on_batch(image[None, y0:y1, x0:x1].astype("float32"))[0]
+            out = self.run_fixed(image[None, y0:y1, x0:x1])[0]
             wy = _ramp(core[0], core[1], h, y0, y1)
             wx = _ramp(core[2], core[3], w, x0, x1)
             weight = wy[:, None, None] * wx[None, :, None]
