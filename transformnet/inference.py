@@ -33,9 +33,9 @@ MAX_SHAPES = 8
 most 9 (interior, edge and corner tiles)."""
 
 FLOAT32_BELOW_CHANNELS = 8
-"""Layers whose input has fewer channels than this stay float32 under bfloat16 (the RGB
-input's padding and 9x9 convolution): bfloat16 kernels pad 3 channels to a full vector and
-measured 4x slower there (benchmarks/RESULTS.md)."""
+"""Under bfloat16 the RGB side of the network stays float32 (input rescaling, padding and the
+9x9 convolution of 3 channels): bfloat16 kernels pad 3 channels to a full vector and measured
+4x slower there (benchmarks/RESULTS.md)."""
 
 
 def cpu_has_bfloat16():
@@ -100,18 +100,129 @@ def _instance_norm_class():
     return FusedInstanceNorm
 
 
-def _input_channels(layer):
-    inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
-    return inputs[0].shape[-1]
+def _inbound(layer):
+    """The layers whose outputs ``layer`` takes (functional models only)."""
+    import keras
+
+    return [tensor._keras_history.operation for tensor in keras.tree.flatten(layer.input)]
+
+
+def _consumer(layer):
+    """The one layer that takes ``layer``'s output, or None."""
+    nodes = layer._outbound_nodes
+    return nodes[0].operation if len(nodes) == 1 else None
+
+
+def _float32_layers(model):
+    """Names of the layers that stay float32 under bfloat16: the RGB side of the network (layers
+    with fewer than ``FLOAT32_BELOW_CHANNELS`` input channels fed only by such layers: the
+    rescaling, padding and 9x9 convolution of the input) and dtype-pinned layers (the tanh)."""
+    from keras import layers
+
+    from .network import ScaledTanh
+
+    keep = set()
+    for layer in model.layers:  # in graph order: a layer's inputs come before it
+        if isinstance(layer, (layers.InputLayer, ScaledTanh)) or (
+            _channels(layer) < FLOAT32_BELOW_CHANNELS and all(source.name in keep for source in _inbound(layer))
+        ):
+            keep.add(layer.name)
+    return keep
+
+
+def _channels(layer):
+    import keras
+
+    return keras.tree.flatten(layer.input)[0].shape[-1]
+
+
+def _upsample_convs(model):
+    """{name: role} for each nearest x2 upsampling -> reflection pad 1 -> 3x3 convolution chain
+    (the network's two up blocks), which :class:`SubPixelConv` computes at low resolution."""
+    from keras import layers
+
+    from .network import ReflectionPadding2D
+
+    roles = {}
+    for up in model.layers:
+        if not (isinstance(up, layers.UpSampling2D) and tuple(up.size) == (2, 2) and up.interpolation == "nearest"):
+            continue
+        pad = _consumer(up)
+        conv = _consumer(pad) if pad is not None else None
+        if (
+            isinstance(pad, ReflectionPadding2D)
+            and pad.padding == 1
+            and isinstance(conv, layers.Conv2D)
+            and tuple(conv.kernel_size) == (3, 3)
+            and tuple(conv.strides) == (1, 1)
+            and tuple(conv.dilation_rate) == (1, 1)
+            and conv.padding == "valid"
+            and conv.groups == 1
+            and conv.data_format == "channels_last"
+        ):
+            roles.update({up.name: "skip", pad.name: "skip", conv.name: "subpixel"})
+    return roles
+
+
+def subpixel_kernel(kernel):
+    """(3, 3, Cin, Cout) kernel of a conv on the reflect-padded x2 upsampled image -> the
+    (3, 3, Cin, 4 * Cout) kernel of one conv on the edge-padded low-resolution image whose
+    output channels are the four phases (row a, column b) in depth-to-space order (a*2+b).
+
+    Output row 2i+a of the upsampled conv sees low-resolution rows i..i+2 of the edge-padded
+    image with weights ``TAPS[a] @ (w0, w1, w2)``: phase 0 gets (w0, w1 + w2, 0), phase 1 gets
+    (0, w0 + w1, w2) (nearest upsampling repeats each row, and reflecting the upsampled border
+    repeats the edge row, which is what edge padding gives)."""
+    taps = np.array([[[1, 0, 0], [0, 1, 1], [0, 0, 0]], [[0, 0, 0], [1, 1, 0], [0, 0, 1]]], np.float64)
+    kernel = np.asarray(kernel, np.float64)
+    phases = [np.einsum("yk,xl,klio->yxio", taps[a], taps[b], kernel) for a in (0, 1) for b in (0, 1)]
+    return np.concatenate(phases, axis=-1).astype(np.float32)
+
+
+def _subpixel_class():
+    import keras
+    from keras import layers, ops
+
+    class SubPixelConv(layers.Layer):
+        """``conv3x3(reflect_pad_1(upsample_x2(x)))`` computed as edge pad, one 3x3 convolution
+        at the low resolution with 4x the channels, then depth-to-space: the same pixels
+        without writing and padding the 4x larger upsampled map (RESULTS.md, issue 12)."""
+
+        def __init__(self, conv, **kwargs):
+            super().__init__(name=conv.name, **kwargs)
+            cin, cout = conv.kernel.shape[2], conv.kernel.shape[3]
+            self.filters = cout
+            self.conv = layers.Conv2D(
+                4 * cout, 3, padding="valid", use_bias=conv.use_bias, activation=conv.activation,
+                dtype=self.dtype_policy, name=f"{conv.name}_phases",
+            )
+            self.conv.build((None, None, None, cin))
+            weights = [subpixel_kernel(ops.convert_to_numpy(conv.kernel))]
+            if conv.use_bias:
+                weights.append(np.tile(ops.convert_to_numpy(conv.bias), 4))
+            self.conv.set_weights(weights)
+
+        def call(self, x):
+            y = self.conv(ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric"))
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                return tf.nn.depth_to_space(y, 2)
+            b, h, w = ops.shape(y)[0], ops.shape(y)[1], ops.shape(y)[2]
+            y = ops.reshape(y, (b, h, w, 2, 2, self.filters))
+            y = ops.transpose(y, (0, 1, 3, 2, 4, 5))
+            return ops.reshape(y, (b, 2 * h, 2 * w, self.filters))
+
+    return SubPixelConv
 
 
 def inference_model(model, precision="float32"):
     """A clone of ``model`` for fast inference (see the module docstring); ``model`` is unchanged.
 
     Every layer is rebuilt from its config with copied weights, so nothing is shared with the
-    caller's model. On TensorFlow instance norms become :class:`FusedInstanceNorm`; under
-    ``bfloat16`` every layer whose input has at least ``FLOAT32_BELOW_CHANNELS`` channels
-    computes in bfloat16, except layers whose config pins a dtype (the float32 tanh output).
+    caller's model. Upsample-pad-conv chains become :class:`SubPixelConv`; on TensorFlow
+    instance norms become :class:`FusedInstanceNorm`; under ``bfloat16`` every layer computes in
+    bfloat16 except the RGB input side and the float32 tanh (:func:`_float32_layers`).
     """
     import keras
 
@@ -119,35 +230,25 @@ def inference_model(model, precision="float32"):
 
     precision = resolve_precision(precision)
     fused = _instance_norm_class() if keras.backend.backend() == "tensorflow" else None
+    subpixel = _subpixel_class()
+    float32 = _float32_layers(model) if precision == "bfloat16" else None
+    roles = _upsample_convs(model)
 
     def clone(layer):
-        config = layer.get_config()
-        cls = layer.__class__
-        if fused is not None and isinstance(layer, InstanceNormalization):
-            cls = fused
-        pinned = _pinned_dtype(layer)
-        if pinned:
-            config["dtype"] = pinned
-        elif precision == "bfloat16" and _input_channels(layer) >= FLOAT32_BELOW_CHANNELS:
-            config["dtype"] = "mixed_bfloat16"
-        else:
-            config["dtype"] = "float32"
-        new = cls.from_config(config)
+        dtype = "float32" if float32 is None or layer.name in float32 else "mixed_bfloat16"
+        role = roles.get(layer.name)
+        if role == "skip":
+            return keras.layers.Identity(name=layer.name, dtype=dtype)
+        if role == "subpixel":
+            return subpixel(layer, dtype=dtype)
+        cls = fused if fused is not None and isinstance(layer, InstanceNormalization) else layer.__class__
+        new = cls.from_config({**layer.get_config(), "dtype": dtype})
         if layer.weights:
-            shapes = layer.input if isinstance(layer.input, (list, tuple)) else layer.input
-            new.build(keras.tree.map_structure(lambda t: t.shape, shapes))
+            new.build(keras.tree.map_structure(lambda t: t.shape, layer.input))
             new.set_weights(layer.get_weights())
         return new
 
     return keras.models.clone_model(model, clone_function=clone)
-
-
-def _pinned_dtype(layer):
-    """The dtype a layer was built with on purpose (network.ScaledTanh is float32 under any
-    policy), or None for layers that follow the global policy."""
-    from .network import ScaledTanh
-
-    return "float32" if isinstance(layer, ScaledTanh) else None
 
 
 class CompiledModel:
