@@ -100,6 +100,27 @@ def _instance_norm_class():
     return FusedInstanceNorm
 
 
+def _padding_class():
+    from keras import ops
+
+    from .network import ReflectionPadding2D
+
+    class ConcatReflectionPadding2D(ReflectionPadding2D):
+        """Reflection padding as two concatenations of the reversed border strips: the same
+        pixels as the backend's mirror pad, which TensorFlow computes element by element and
+        measured 2-4x slower (a quarter of the whole network's time at 1024 px in bfloat16)."""
+
+        def call(self, x):
+            p = self.padding
+            h, w = x.shape[1], x.shape[2]
+            if p == 0 or h is None or w is None or min(h, w) <= p:
+                return super().call(x)  # unknown or tiny sizes: the network's own path
+            x = ops.concatenate([ops.flip(x[:, 1 : p + 1], 1), x, ops.flip(x[:, h - p - 1 : h - 1], 1)], axis=1)
+            return ops.concatenate([ops.flip(x[:, :, 1 : p + 1], 2), x, ops.flip(x[:, :, w - p - 1 : w - 1], 2)], axis=2)
+
+    return ConcatReflectionPadding2D
+
+
 def _inbound(layer):
     """The layers whose outputs ``layer`` takes (functional models only)."""
     import keras
@@ -203,7 +224,9 @@ def _subpixel_class():
             self.conv.set_weights(weights)
 
         def call(self, x):
-            y = self.conv(ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric"))
+            # Edge padding by 1 (as concatenations: see ConcatReflectionPadding2D).
+            x = ops.concatenate([x[:, :1], x, x[:, -1:]], axis=1)
+            y = self.conv(ops.concatenate([x[:, :, :1], x, x[:, :, -1:]], axis=2))
             if keras.backend.backend() == "tensorflow":
                 import tensorflow as tf
 
@@ -226,11 +249,12 @@ def inference_model(model, precision="float32"):
     """
     import keras
 
-    from .network import InstanceNormalization
+    from .network import InstanceNormalization, ReflectionPadding2D
 
     precision = resolve_precision(precision)
     fused = _instance_norm_class() if keras.backend.backend() == "tensorflow" else None
     subpixel = _subpixel_class()
+    padding = _padding_class()
     float32 = _float32_layers(model) if precision == "bfloat16" else None
     roles = _upsample_convs(model)
 
@@ -241,7 +265,11 @@ def inference_model(model, precision="float32"):
             return keras.layers.Identity(name=layer.name, dtype=dtype)
         if role == "subpixel":
             return subpixel(layer, dtype=dtype)
-        cls = fused if fused is not None and isinstance(layer, InstanceNormalization) else layer.__class__
+        cls = layer.__class__
+        if fused is not None and isinstance(layer, InstanceNormalization):
+            cls = fused
+        elif isinstance(layer, ReflectionPadding2D):
+            cls = padding
         new = cls.from_config({**layer.get_config(), "dtype": dtype})
         if layer.weights:
             new.build(keras.tree.map_structure(lambda t: t.shape, layer.input))
