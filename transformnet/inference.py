@@ -13,8 +13,7 @@ Measured on the 2-core development VM (benchmarks/RESULTS.md, "Stylizing speed, 
   (moments, subtract, multiply, scale, shift). This halved the time outside the convolutions.
 - **bfloat16 activations** (``precision="bfloat16"``): convolutions run in bfloat16 on oneDNN
   (AMX or AVX512_BF16) with float32 accumulation, and every feature map moves half the bytes.
-  The first convolution (3 input channels) stays float32: bfloat16 kernels pad the channels
-  and made that layer 4x slower. Norm statistics and the final tanh stay float32.
+  Norm statistics and the final tanh stay float32.
   Used by default only where the CPU has native bfloat16 (:func:`default_precision`); its
   perceptual-loss cost is in RESULTS.md.
 
@@ -31,11 +30,6 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 MAX_SHAPES = 8
 """Compiled shapes kept per model: a photo folder usually has a few sizes; tiling needs at
 most 9 (interior, edge and corner tiles)."""
-
-FLOAT32_BELOW_CHANNELS = 8
-"""Under bfloat16 the RGB side of the network stays float32 (input rescaling, padding and the
-9x9 convolution of 3 channels): bfloat16 kernels pad 3 channels to a full vector and measured
-4x slower there (benchmarks/RESULTS.md)."""
 
 
 def cpu_has_bfloat16():
@@ -121,40 +115,10 @@ def _padding_class():
     return ConcatReflectionPadding2D
 
 
-def _inbound(layer):
-    """The layers whose outputs ``layer`` takes (functional models only)."""
-    import keras
-
-    return [tensor._keras_history.operation for tensor in keras.tree.flatten(layer.input)]
-
-
 def _consumer(layer):
     """The one layer that takes ``layer``'s output, or None."""
     nodes = layer._outbound_nodes
     return nodes[0].operation if len(nodes) == 1 else None
-
-
-def _float32_layers(model):
-    """Names of the layers that stay float32 under bfloat16: the RGB side of the network (layers
-    with fewer than ``FLOAT32_BELOW_CHANNELS`` input channels fed only by such layers: the
-    rescaling, padding and 9x9 convolution of the input) and dtype-pinned layers (the tanh)."""
-    from keras import layers
-
-    from .network import ScaledTanh
-
-    keep = set()
-    for layer in model.layers:  # in graph order: a layer's inputs come before it
-        if isinstance(layer, (layers.InputLayer, ScaledTanh)) or (
-            _channels(layer) < FLOAT32_BELOW_CHANNELS and all(source.name in keep for source in _inbound(layer))
-        ):
-            keep.add(layer.name)
-    return keep
-
-
-def _channels(layer):
-    import keras
-
-    return keras.tree.flatten(layer.input)[0].shape[-1]
 
 
 def _upsample_convs(model):
@@ -245,21 +209,22 @@ def inference_model(model, precision="float32"):
     Every layer is rebuilt from its config with copied weights, so nothing is shared with the
     caller's model. Upsample-pad-conv chains become :class:`SubPixelConv`; on TensorFlow
     instance norms become :class:`FusedInstanceNorm`; under ``bfloat16`` every layer computes in
-    bfloat16 except the RGB input side and the float32 tanh (:func:`_float32_layers`).
+    bfloat16 except the float32 tanh.
     """
     import keras
 
-    from .network import InstanceNormalization, ReflectionPadding2D
+    from .network import CropToMatch, InstanceNormalization, ReflectionPadding2D, ScaledTanh
 
     precision = resolve_precision(precision)
     fused = _instance_norm_class() if keras.backend.backend() == "tensorflow" else None
     subpixel = _subpixel_class()
     padding = _padding_class()
-    float32 = _float32_layers(model) if precision == "bfloat16" else None
+    bfloat16 = precision == "bfloat16"
     roles = _upsample_convs(model)
 
     def clone(layer):
-        dtype = "float32" if float32 is None or layer.name in float32 else "mixed_bfloat16"
+        # ScaledTanh is float32 by design (network.py): the tanh and the pixels stay exact.
+        dtype = "mixed_bfloat16" if bfloat16 and not isinstance(layer, ScaledTanh) else "float32"
         role = roles.get(layer.name)
         if role == "skip":
             return keras.layers.Identity(name=layer.name, dtype=dtype)
@@ -270,7 +235,10 @@ def inference_model(model, precision="float32"):
             cls = fused
         elif isinstance(layer, ReflectionPadding2D):
             cls = padding
-        new = cls.from_config({**layer.get_config(), "dtype": dtype})
+        config = {**layer.get_config(), "dtype": dtype}
+        if isinstance(layer, CropToMatch):
+            config["autocast"] = False  # its second input (the image) only gives a shape: no cast
+        new = cls.from_config(config)
         if layer.weights:
             new.build(keras.tree.map_structure(lambda t: t.shape, layer.input))
             new.set_weights(layer.get_weights())
