@@ -98,6 +98,16 @@ class _FixedStatsNorm(layers.Layer):
         dtype = x.dtype
         # Variables read in call follow the compute dtype under bfloat16; statistics stay float32.
         mean, variance, scale, shift = (ops.cast(v, "float32") for v in (self.mean, self.variance, self.scale, self.shift))
+        if keras.backend.backend() == "tensorflow":
+            # One oneDNN kernel instead of five passes (as inference.FusedInstanceNorm): a 24 MP
+            # photo took 16 s with the passes below, 11 s with this (benchmarks/RESULTS.md).
+            import tensorflow as tf
+
+            y, *_ = tf.raw_ops.FusedBatchNormV3(
+                x=x, scale=scale, offset=shift, mean=mean, variance=variance, epsilon=self.epsilon,
+                is_training=False, data_format="NHWC",
+            )
+            return y
         x = ops.cast(x, "float32")
         x = (x - mean) * ops.rsqrt(variance + self.epsilon)
         return ops.cast(x * scale + shift, dtype)
