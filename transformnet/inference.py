@@ -78,6 +78,8 @@ def _instance_norm_class():
         def call(self, x):
             import tensorflow as tf
 
+            if x.shape[0] not in (None, 1):
+                raise ValueError(f"{self.name}: the fused instance norm takes one image, not {x.shape[0]}")
             y, *_ = tf.raw_ops.FusedBatchNormV3(
                 x=x,
                 scale=tf.cast(self.scale, "float32"),
