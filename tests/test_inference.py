@@ -44,15 +44,23 @@ def test_uint8_and_float_inputs_agree(model):
 
 def test_compiled_once_per_shape_and_bounded(model):
     compiled = inference.CompiledModel(model, max_shapes=2)
-    small = np.zeros((1, 16, 16, 3), np.uint8)
-    compiled(small)
-    compiled(small + 1)
+    photo = np.random.default_rng(5).integers(0, 256, (1, 40, 48, 3), dtype=np.uint8)
+    first = compiled(photo)
+    compiled(photo)
     assert compiled.traces == 1  # same shape: the compiled function is reused
-    compiled(np.zeros((1, 16, 24, 3), np.uint8))
-    compiled(np.zeros((1, 24, 16, 3), np.uint8))
-    assert compiled.traces == 3 and len(compiled.functions) == 2  # the oldest shape was dropped
-    compiled(small)
-    assert compiled.traces == 4
+    compiled(np.zeros((1, 40, 56, 3), np.uint8))
+    assert compiled.traces == 2 and len(compiled.functions) == 2
+    # Beyond max_shapes: one shape-polymorphic function for every further size, traced once.
+    wide = np.random.default_rng(6).integers(0, 256, (1, 36, 70, 3), dtype=np.uint8)
+    got = compiled(wide)
+    compiled(np.zeros((1, 50, 33, 3), np.uint8))
+    assert compiled.traces == 3 and len(compiled.functions) == 2
+    want = model.predict_on_batch(wide.astype("float32"))
+    assert np.abs(got - want).max() < 0.01
+    np.testing.assert_array_equal(compiled(photo), first)
+    # Tiny images always get their own function; the least recently used one is dropped.
+    compiled(np.zeros((1, 5, 7, 3), np.uint8))
+    assert compiled.traces == 4 and len(compiled.functions) == 2
 
 
 def test_stylizer_cached_per_model(model):

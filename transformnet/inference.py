@@ -2,11 +2,10 @@
 
 Measured on the 2-core development VM (benchmarks/RESULTS.md, "Stylizing speed, issue 12"):
 
-- **One compiled function per input shape** (:class:`CompiledModel`), not Keras' eager call
-  (~3x slower at 256 px) or ``predict_on_batch`` (rebuilds its input pipeline each call).
-  The shape is static when traced, so the network's reflection padding takes the mirror-pad
-  branch rather than the gather fallback. At most ``MAX_SHAPES`` shapes are kept (a folder of
-  mixed photo sizes must not hold every graph ever traced); the oldest is dropped first.
+- **Compiled functions, one per input shape** (:class:`CompiledModel`), not Keras' eager call
+  (~3x slower at 256 px) or ``predict_on_batch`` (per-call overhead). At most ``MAX_SHAPES``
+  shapes get their own; further sizes share one shape-polymorphic function, so a folder of
+  mixed sizes is not retraced per photo.
 - **A fused instance norm on TensorFlow** (:class:`FusedInstanceNorm`): with batch 1, instance
   norm *is* training-mode batch norm, so TensorFlow's ``FusedBatchNormV3`` computes the
   statistics and normalises in one oneDNN kernel instead of ~7 passes over the feature map
@@ -27,9 +26,13 @@ import numpy as np
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 
-MAX_SHAPES = 8
-"""Compiled shapes kept per model: a photo folder usually has a few sizes; tiling needs at
-most 9 (interior, edge and corner tiles)."""
+MAX_SHAPES = 4
+"""Input shapes that get a function of their own (see :class:`CompiledModel`): one photo, a
+video, a folder from one camera (landscape and portrait) and most tiled photos' tile shapes."""
+
+MIN_ANY_SIDE = 32
+"""Smallest side the shape-polymorphic function takes: every reflection pad then stays within
+the feature map (side / 4 > 1 px at the residual blocks, side > 4 px for the 9x9 convs)."""
 
 
 def cpu_has_bfloat16():
@@ -109,10 +112,10 @@ def _padding_class():
         def call(self, x):
             p = self.padding
             h, w = x.shape[1], x.shape[2]
-            if p == 0 or h is None or w is None or min(h, w) <= p:
-                return super().call(x)  # unknown or tiny sizes: the network's own path
-            x = ops.concatenate([ops.flip(x[:, 1 : p + 1], 1), x, ops.flip(x[:, h - p - 1 : h - 1], 1)], axis=1)
-            return ops.concatenate([ops.flip(x[:, :, 1 : p + 1], 2), x, ops.flip(x[:, :, w - p - 1 : w - 1], 2)], axis=2)
+            if p == 0 or (h is not None and w is not None and min(h, w) <= p):
+                return super().call(x)  # tiny sizes: the network's own path
+            x = ops.concatenate([ops.flip(x[:, 1 : p + 1], 1), x, ops.flip(x[:, -p - 1 : -1], 1)], axis=1)
+            return ops.concatenate([ops.flip(x[:, :, 1 : p + 1], 2), x, ops.flip(x[:, :, -p - 1 : -1], 2)], axis=2)
 
     return ConcatReflectionPadding2D
 
@@ -250,11 +253,18 @@ def inference_model(model, precision="float32"):
 
 
 class CompiledModel:
-    """``model`` as compiled functions of one input shape each: ``run(batch) -> numpy``.
+    """``model`` as compiled functions: ``run(batch) -> numpy`` (several outputs: a list).
 
-    TensorFlow: a ``tf.function`` with that exact input signature (graph optimisations and
-    oneDNN fusions apply; no retracing checks per call). JAX: ``jax.jit`` of the stateless
-    call with the weights as arguments, so updated variables (tiling's statistics) are seen.
+    The first ``max_shapes`` input shapes each get a function traced for exactly that shape
+    (static shapes: ~5% faster than a shape-polymorphic graph at 256..1024 px). Further shapes
+    share one function traced for any height and width: tracing costs ~1 s per shape, so a
+    folder of photos of many sizes must not pay it per photo. Images under ``MIN_ANY_SIDE`` px
+    always get their own function (the concatenated reflection padding needs known sizes
+    there), evicting the least recently used beyond ``max_shapes``.
+
+    TensorFlow: ``tf.function`` (graph optimisations and oneDNN fusions apply). JAX: ``jax.jit``
+    of the stateless call with the weights as arguments, so updated variables (tiling's
+    statistics) are seen; a jitted function compiles per shape by itself.
     """
 
     def __init__(self, model, max_shapes=MAX_SHAPES):
@@ -263,8 +273,9 @@ class CompiledModel:
         self.model = model
         self.backend = keras.backend.backend()
         self.max_shapes = max_shapes
-        self.functions = collections.OrderedDict()
-        self.traces = 0  # how many shapes were compiled (tests check the cache is reused)
+        self.functions = collections.OrderedDict()  # (shape, dtype) -> function, LRU order
+        self.any_shape = {}  # dtype -> the shape-polymorphic function
+        self.traces = 0  # functions made (tests check that they are reused)
 
     def _compile(self, shape, dtype):
         self.traces += 1
@@ -300,12 +311,18 @@ class CompiledModel:
         if batch.dtype not in (np.uint8, np.float32):
             batch = batch.astype(np.float32)
         key = (batch.shape, batch.dtype.str)
-        function = self.functions.pop(key, None)
-        if function is None:
-            function = self._compile(batch.shape, batch.dtype)
-            while len(self.functions) >= self.max_shapes:
+        function = self.functions.get(key)
+        if function is not None:
+            self.functions.move_to_end(key)
+        elif len(self.functions) < self.max_shapes or min(batch.shape[1:3]) < MIN_ANY_SIDE:
+            function = self.functions[key] = self._compile(batch.shape, batch.dtype)
+            while len(self.functions) > self.max_shapes:
                 self.functions.popitem(last=False)
-        self.functions[key] = function  # most recently used last
+        else:
+            function = self.any_shape.get(batch.dtype.str)
+            if function is None:
+                shape = (batch.shape[0], None, None, batch.shape[3])
+                function = self.any_shape[batch.dtype.str] = self._compile(shape, batch.dtype)
         return function(batch)
 
 
