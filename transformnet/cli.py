@@ -429,7 +429,7 @@ def build_parser():
         help="where --model NAME looks (default: $TRANSFORMNET_CHECKPOINTS or ./checkpoints)",
     )
     real = parser.add_argument_group("fast path extras (--model)")
-    real.add_argument("--tile", type=int, metavar="PX", help="stylize in overlapping tiles of PX pixels (automatic above 2 megapixels); bounds memory for huge photos")
+    real.add_argument("--tile", type=int, metavar="PX", help="stylize in overlapping tiles of PX pixels (automatic above 3840x2160 pixels); bounds memory for huge photos")
     real.add_argument("--max-size", type=int, metavar="PX", help="downscale photos so the longer side is at most PX before stylizing")
     real.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take only the stylized luminance")
     real.add_argument("--strength", type=float, default=1.0, metavar="0..1", help="blend with the original photo: 0 = photo, 1 = full style (default %(default)s)")

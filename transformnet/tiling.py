@@ -61,9 +61,12 @@ DEFAULT_TILE = 768
 """Core tile side: (768 + 2*96)^2 ~ 0.92 MP per tile keeps the network's activations near 1 GB
 while the halo overhead ((960/768)^2 = 1.56x compute) stays moderate."""
 
-AUTO_TILE_PIXELS = 2_000_000
-"""Images with more pixels than this are tiled automatically; below it the whole image fits in
-about 3 GB (measured, benchmarks/RESULTS.md) and runs untiled."""
+AUTO_TILE_PIXELS = 3840 * 2160
+"""Images with more pixels than this are tiled automatically; up to it (4K UHD frames, 8 MP
+photos) the whole image runs untiled. Through inference.py's clone an untiled 3840x2160
+image peaks at 2.2 GB (bfloat16) or 3.1 GB (float32) with the full-width net (issue 12; the
+old Keras path needed 2.4 GB at 2 MP, the previous limit). Untiled is ~2x faster at 1080p:
+no pilot pass, no halo (benchmarks/RESULTS.md)."""
 
 PILOT_PIXELS = 1_000_000
 """Pixel budget of the whole-image pilot pass that fixes the norm statistics. Larger pilots
