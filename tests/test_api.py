@@ -59,10 +59,12 @@ def test_models_by_name_or_path(checkpoints, model):
 
 
 def test_array_in_array_out_is_the_network_output(model, photo):
-    out = tn.stylize(model, photo)
+    out = tn.stylize(model, photo, precision="float32")  # the exact path
     assert out.dtype == np.uint8 and out.shape == photo.shape
     expected = np.clip(model.predict_on_batch(photo[None].astype("float32"))[0] + 0.5, 0, 255).astype(np.uint8)
     assert np.abs(out.astype(int) - expected).max() <= 1
+    default = tn.stylize(model, photo)  # bfloat16 where the CPU has AMX (inference.py)
+    assert default.shape == photo.shape and np.abs(default.astype(int) - expected).mean() < 2
 
 
 def test_pil_in_pil_out_any_mode_upright(model, photo):
@@ -89,8 +91,8 @@ def test_options(model, photo):
     assert np.median(chroma) < 2  # the photo's colours (clipping aside)
     assert tn.stylize(model, photo, max_size=30).shape == (22, 30, 3)
     tiles = []
-    tiled = tn.stylize(model, photo, tile=64, progress=lambda done, total: tiles.append((done, total)))
-    assert tiles == [(1, 1)] and np.abs(tiled.astype(int) - tn.stylize(model, photo)).max() <= 1
+    tiled = tn.stylize(model, photo, tile=64, progress=lambda done, total: tiles.append((done, total)), precision="float32")
+    assert tiles == [(1, 1)] and np.abs(tiled.astype(int) - tn.stylize(model, photo, precision="float32")).max() <= 1
 
 
 @pytest.mark.parametrize(
@@ -111,6 +113,8 @@ def test_bad_options_are_refused(model, photo):
         tn.stylize(model, photo, strength=1.5)
     with pytest.raises(ValueError, match="tile must be at least"):
         tn.stylize(model, photo, tile=8)
+    with pytest.raises(ValueError, match="precision must be one of auto, float32, bfloat16, not int8"):
+        tn.stylize(model, photo, precision="int8")
 
 
 def test_train_refuses_unknown_settings_and_bad_data(tmp_path):

@@ -48,12 +48,19 @@ def test_only_bad_inputs_write_nothing(tmp_path, model_dir):  # noqa: F811
 def test_tile_max_size_strength_and_colour(tmp_path, model_dir):  # noqa: F811
     photo = _photo(tmp_path / "p.png", (150, 110))
     common = ["--model", "random", "--checkpoints", model_dir, "--image", photo]
-    assert run(*common, "--output", tmp_path / "untiled.png").returncode == 0
-    assert run(*common, "--tile", 64, "--output", tmp_path / "tiled.png").returncode == 0
-    untiled = np.asarray(Image.open(tmp_path / "untiled.png"), int)
-    tiled = np.asarray(Image.open(tmp_path / "tiled.png"), int)
-    assert tiled.shape == untiled.shape == (110, 150, 3)
-    assert np.abs(tiled - untiled).max() <= 1
+    # Tiled == untiled to rounding in float32; the default (bfloat16 where the CPU has it)
+    # rounds the tiles' fixed-statistics norm differently from the whole image's, so: close.
+    for precision in ("float32", "auto"):
+        flags = [*common, "--precision", precision, "--force"]
+        assert run(*flags, "--output", tmp_path / "untiled.png").returncode == 0
+        assert run(*flags, "--tile", 64, "--output", tmp_path / "tiled.png").returncode == 0
+        untiled = np.asarray(Image.open(tmp_path / "untiled.png"), int)
+        tiled = np.asarray(Image.open(tmp_path / "tiled.png"), int)
+        assert tiled.shape == untiled.shape == (110, 150, 3)
+        if precision == "float32":
+            assert np.abs(tiled - untiled).max() <= 1
+        else:
+            assert np.abs(tiled - untiled).mean() < 3
     assert run(*common, "--max-size", 75, "--output", tmp_path / "small.png").returncode == 0
     assert Image.open(tmp_path / "small.png").size == (75, 55)
     assert run(*common, "--strength", 0, "--preserve-color", "--output", tmp_path / "s0.png").returncode == 0

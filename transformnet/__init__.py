@@ -58,16 +58,19 @@ def model_info(name_or_path, checkpoints=None):
     return info(path)
 
 
-def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_size=None, progress=None):
+def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_size=None, progress=None,
+            precision="auto"):
     """Stylizes one photo with a model from :func:`load_model`, at the photo's own size.
 
     ``image``: a PIL image (any mode; EXIF rotation applied, converted to RGB as photo files
     are) or a uint8 RGB array (H, W, 3). Returns the same kind: a PIL RGB image or a uint8
     array. ``strength``: 0 gives the photo, 1 the full style. ``preserve_color``: keep the
     photo's colours, take only the stylized luminance. ``tile``: stylize in overlapping tiles
-    of this many pixels (automatic above 2 megapixels; bounds memory). ``max_size``:
+    of this many pixels (automatic above 3840x2160; bounds memory). ``max_size``:
     downscale first so the longer side is at most this. ``progress(done, total)`` is called
-    after each tile. Raises ``ValueError`` for a bad image or option.
+    after each tile. ``precision``: ``"auto"`` (bfloat16 on CPUs with AMX, else float32, as
+    ``eval.py``), ``"float32"`` (exact) or ``"bfloat16"``. Raises ``ValueError`` for a bad image
+    or option.
     """
     import numpy as np
     from PIL import Image, ImageOps
@@ -75,7 +78,7 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
     from .images import MIN_SIDE, to_srgb
     from .pipeline import Options, stylize_photo
 
-    options = Options(tile=tile, max_size=max_size, preserve_color=preserve_color, strength=strength)
+    options = Options(tile=tile, max_size=max_size, preserve_color=preserve_color, strength=strength, precision=precision)
     problem = options.check()
     if problem:
         raise ValueError(problem)

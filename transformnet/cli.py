@@ -205,7 +205,8 @@ def _options(args):
     from .pipeline import Options
 
     options = Options(
-        tile=args.tile, max_size=args.max_size, preserve_color=args.preserve_color, strength=args.strength
+        tile=args.tile, max_size=args.max_size, preserve_color=args.preserve_color, strength=args.strength,
+        precision=args.precision,
     )
     problem = options.check()
     if problem:
@@ -434,10 +435,11 @@ def build_parser():
         help="where --model NAME looks (default: $TRANSFORMNET_CHECKPOINTS or ./checkpoints)",
     )
     real = parser.add_argument_group("fast path extras (--model)")
-    real.add_argument("--tile", type=int, metavar="PX", help="stylize in overlapping tiles of PX pixels (automatic above 2 megapixels); bounds memory for huge photos")
+    real.add_argument("--tile", type=int, metavar="PX", help="stylize in overlapping tiles of PX pixels (automatic above 3840x2160 pixels); bounds memory for huge photos")
     real.add_argument("--max-size", type=int, metavar="PX", help="downscale photos so the longer side is at most PX before stylizing")
     real.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take only the stylized luminance")
     real.add_argument("--strength", type=float, default=1.0, metavar="0..1", help="blend with the original photo: 0 = photo, 1 = full style (default %(default)s)")
+    real.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto", help="network arithmetic: bfloat16 (faster on CPUs with AMX, e.g. Xeon since Sapphire Rapids), float32 (exact); auto picks bfloat16 where AMX is present (default %(default)s)")
     real.add_argument("--video", metavar="IN.mp4", help="stylize a video frame by frame (keeps frame rate and audio); --output OUT.mp4")
     real.add_argument("--export", metavar="DIR", help="write the model for serving/mobile into DIR instead of stylizing")
     real.add_argument("--format", choices=("savedmodel", "tflite", "onnx"), default="savedmodel", help="--export format (default %(default)s)")

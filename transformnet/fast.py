@@ -11,8 +11,6 @@ import json
 import os
 import zipfile
 
-import numpy as np
-
 from . import checks, config
 from .checks import MODEL_SUFFIX
 
@@ -132,15 +130,15 @@ def load_transform_model(path):
     return model
 
 
-def stylize_array(model, array):
-    """Stylizes one RGB image: (H, W, 3) uint8 or float 0..255 -> (H, W, 3) uint8, same size."""
-    from keras import ops
+def stylize_array(model, array, precision="auto"):
+    """Stylizes one RGB image: (H, W, 3) uint8 or float 0..255 -> (H, W, 3) uint8, same size.
 
+    Runs the model's cached compiled inference clone (``inference.get_stylizer``), not the
+    eager call: ~3x less overhead per photo (benchmarks/RESULTS.md, issue 12)."""
     from .images import to_uint8
+    from .inference import get_stylizer
 
-    batch = np.asarray(array, dtype=np.float32)[None]
-    output = model(batch, training=False)
-    return to_uint8(ops.convert_to_numpy(output)[0])
+    return to_uint8(get_stylizer(model, precision)(array))
 
 
 def model_info(path):

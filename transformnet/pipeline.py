@@ -68,6 +68,7 @@ class Options:
     max_size: int = None  # downscale so the longer side is at most this (px)
     preserve_color: bool = False
     strength: float = 1.0
+    precision: str = "auto"  # inference.PRECISIONS: auto = bfloat16 where the CPU has it
 
     def check(self):
         """Returns a one-line problem with the options, or None."""
@@ -79,23 +80,29 @@ class Options:
             return f"--max-size must be at least 2 pixels, not {self.max_size}"
         if not 0.0 <= self.strength <= 1.0:
             return f"--strength must be between 0 and 1, not {self.strength}"
+        from .inference import PRECISIONS  # numpy only: no Keras import
+
+        if self.precision not in PRECISIONS:
+            return f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision}"
         return None
 
 
-def predict(model, image):
-    """Whole-image forward pass through the compiled predict function (float32 out)."""
-    return model.predict_on_batch(np.asarray(image, np.float32)[None])[0]
-
-
 def stylize_photo(model, photo, options=None, progress=None):
-    """RGB uint8 photo -> stylized RGB uint8 at the photo's size (or its --max-size size)."""
+    """RGB uint8 photo -> stylized RGB uint8 at the photo's size (or its --max-size size).
+
+    The network runs as ``inference.get_stylizer``'s compiled clone (cached for the model, one
+    graph per photo size), tiled or not; see transformnet/inference.py for why."""
     from .color import finish
     from .images import resize_to_max_side
+    from .inference import get_stylizer
     from .tiling import stylize_large
 
     options = options or Options()
     photo = resize_to_max_side(photo, options.max_size)
-    stylized = stylize_large(model, photo, tile=options.tile, untiled=predict, progress=progress)
+    stylizer = get_stylizer(model, options.precision)
+    stylized = stylize_large(
+        stylizer.model, photo, tile=options.tile, untiled=lambda _, image: stylizer(image), progress=progress
+    )
     return _to_uint8(finish(photo, stylized, options.preserve_color, options.strength))
 
 

@@ -61,9 +61,12 @@ DEFAULT_TILE = 768
 """Core tile side: (768 + 2*96)^2 ~ 0.92 MP per tile keeps the network's activations near 1 GB
 while the halo overhead ((960/768)^2 = 1.56x compute) stays moderate."""
 
-AUTO_TILE_PIXELS = 2_000_000
-"""Images with more pixels than this are tiled automatically; below it the whole image fits in
-about 3 GB (measured, benchmarks/RESULTS.md) and runs untiled."""
+AUTO_TILE_PIXELS = 3840 * 2160
+"""Images with more pixels than this are tiled automatically; up to it (4K UHD frames, 8 MP
+photos) the whole image runs untiled. Through inference.py's clone an untiled 3840x2160
+image peaks at 2.2 GB (bfloat16) or 3.1 GB (float32) with the full-width net (issue 12; the
+old Keras path needed 2.4 GB at 2 MP, the previous limit). Untiled is ~2x faster at 1080p:
+no pilot pass, no halo (benchmarks/RESULTS.md)."""
 
 PILOT_PIXELS = 1_000_000
 """Pixel budget of the whole-image pilot pass that fixes the norm statistics. Larger pilots
@@ -79,6 +82,8 @@ class _FixedStatsNorm(layers.Layer):
     """
 
     def __init__(self, source, **kwargs):
+        # Same compute dtype as the layer it replaces (bfloat16 in a bfloat16 inference clone).
+        kwargs.setdefault("dtype", source.dtype_policy)
         super().__init__(name=f"{source.name}_fixed", **kwargs)
         self.epsilon = source.epsilon
         channels = source.scale.shape[0]
@@ -94,9 +99,21 @@ class _FixedStatsNorm(layers.Layer):
 
     def call(self, x):
         dtype = x.dtype
+        # Variables read in call follow the compute dtype under bfloat16; statistics stay float32.
+        mean, variance, scale, shift = (ops.cast(v, "float32") for v in (self.mean, self.variance, self.scale, self.shift))
+        if keras.backend.backend() == "tensorflow":
+            # One oneDNN kernel instead of five passes (as inference.FusedInstanceNorm): a 24 MP
+            # photo took 16 s with the passes below, 11 s with this (benchmarks/RESULTS.md).
+            import tensorflow as tf
+
+            y, *_ = tf.raw_ops.FusedBatchNormV3(
+                x=x, scale=scale, offset=shift, mean=mean, variance=variance, epsilon=self.epsilon,
+                is_training=False, data_format="NHWC",
+            )
+            return y
         x = ops.cast(x, "float32")
-        x = (x - self.mean) * ops.rsqrt(self.variance + self.epsilon)
-        return ops.cast(x * self.scale + self.shift, dtype)
+        x = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        return ops.cast(x * scale + shift, dtype)
 
 
 class _Moments(layers.Layer):
@@ -115,10 +132,13 @@ class TiledStylizer:
     """Runs one transform net on tiles with whole-image instance-norm statistics.
 
     Build once per model (it clones the graph and copies the norm layers' scale/shift, so build it
-    after the weights are final), then call ``stylize`` for any number of images.
+    after the weights are final), then call ``stylize`` for any number of images. Both networks
+    run as compiled functions per tile shape (``inference.CompiledModel``), like untiled photos.
     """
 
     def __init__(self, model):
+        from .inference import CompiledModel
+
         self.model = model
         norms = _norm_layers(model)
         if not norms:
@@ -135,12 +155,14 @@ class TiledStylizer:
         self.fixed_norms = [fixed[n.name] for n in norms]
         # Pilot: the unchanged network, reporting each norm layer's statistics over the image.
         self.pilot_model = keras.Model(model.inputs, [_Moments()(n.input) for n in norms])
+        self.run_fixed = CompiledModel(self.fixed_model)
+        self.run_pilot = CompiledModel(self.pilot_model)
 
     # --- statistics ------------------------------------------------------------------------
     def pilot_statistics(self, image):
         """Per-layer (mean, variance) of the whole image downscaled to <= PILOT_PIXELS."""
         small = _downscale(image, PILOT_PIXELS)
-        out = self.pilot_model.predict_on_batch(small[None].astype("float32"))
+        out = self.run_pilot(small[None])
         return [(o[0, 0], o[0, 1]) for o in out]
 
     def _set_statistics(self, stats):
@@ -165,7 +187,7 @@ class TiledStylizer:
         tiles = list(_tiles((h, w), tile))
         for done, (window, core) in enumerate(tiles, 1):
             (y0, y1, x0, x1) = window
-            out = self.fixed_model.predict_on_batch(image[None, y0:y1, x0:x1].astype("float32"))[0]
+            out = self.run_fixed(image[None, y0:y1, x0:x1])[0]
             wy = _ramp(core[0], core[1], h, y0, y1)
             wx = _ramp(core[2], core[3], w, x0, x1)
             weight = wy[:, None, None] * wx[None, :, None]

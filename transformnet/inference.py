@@ -1,0 +1,364 @@
+"""Running a trained transform net fast: what ``eval.py`` does with every photo and frame.
+
+Measured on the 2-core development VM (benchmarks/RESULTS.md, "Stylizing speed, issue 12"):
+
+- **Compiled functions, one per input shape** (:class:`CompiledModel`), not Keras' eager call
+  (~3x slower at 256 px) or ``predict_on_batch`` (per-call overhead). At most ``MAX_SHAPES``
+  shapes get their own; further sizes share one shape-polymorphic function, so a folder of
+  mixed sizes is not retraced per photo.
+- **A fused instance norm on TensorFlow** (:class:`FusedInstanceNorm`): with batch 1, instance
+  norm *is* training-mode batch norm, so TensorFlow's ``FusedBatchNormV3`` computes the
+  statistics and normalises in one oneDNN kernel instead of ~7 passes over the feature map
+  (moments, subtract, multiply, scale, shift). This halved the time outside the convolutions.
+- **bfloat16 activations** (``precision="bfloat16"``): convolutions run on oneDNN's AMX
+  bfloat16 kernels with float32 accumulation, and every feature map moves half the bytes.
+  Norm statistics and the final tanh stay float32. The default only on CPUs with AMX
+  (:func:`default_precision`); it changed the perceptual loss on 20 unseen photos by -0.7 %
+  and shows no banding (RESULTS.md).
+
+The saved model is never changed: :func:`inference_model` clones it (sharing nothing that
+training could see), and on JAX the clone keeps Keras' own layers (XLA fuses them itself).
+"""
+
+import collections
+
+import numpy as np
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+MAX_SHAPES = 4
+"""Input shapes that get a function of their own (see :class:`CompiledModel`): one photo, a
+video, a folder from one camera (landscape and portrait) and most tiled photos' tile shapes."""
+
+MIN_ANY_SIDE = 32
+"""Smallest side the shape-polymorphic function takes: every reflection pad then stays within
+the feature map (side / 4 > 1 px at the residual blocks, side > 4 px for the 9x9 convs)."""
+
+
+def cpu_has_bfloat16():
+    """True when the CPU has AMX-BF16 tile units (Linux flags; Intel Xeon since Sapphire Rapids).
+
+    AVX512_BF16 alone is not enough: with oneDNN limited to it (ONEDNN_MAX_CPU_ISA=
+    AVX512_CORE_BF16, as on AMD Zen 4 or Intel Cooper Lake) the bfloat16 network was 1.35x
+    *slower* than float32, 3.5x slower on plain AVX-512, and on AVX2 TensorFlow has no
+    bfloat16 convolution at all (benchmarks/RESULTS.md)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return "amx_bf16" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+def default_precision():
+    """``bfloat16`` on TensorFlow with AMX (:func:`cpu_has_bfloat16`), else ``float32``. JAX's
+    CPU backend (XLA) is not given bfloat16 by default: it was not measured faster there."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow" and cpu_has_bfloat16():
+        return "bfloat16"
+    return "float32"
+
+
+def resolve_precision(precision):
+    if precision in (None, "auto"):
+        return default_precision()
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
+    return precision
+
+
+def _instance_norm_class():
+    from .network import InstanceNormalization
+
+    class FusedInstanceNorm(InstanceNormalization):
+        """Instance norm as one ``FusedBatchNormV3`` (training mode, batch 1): same result.
+
+        Batch 1 only: with more images batch norm would pool their statistics, so the
+        compiled functions of this module always run one image.
+        """
+
+        def call(self, x):
+            import tensorflow as tf
+
+            if x.shape[0] not in (None, 1):
+                raise ValueError(f"{self.name}: the fused instance norm takes one image, not {x.shape[0]}")
+            y, *_ = tf.raw_ops.FusedBatchNormV3(
+                x=x,
+                scale=tf.cast(self.scale, "float32"),
+                offset=tf.cast(self.shift, "float32"),
+                mean=tf.zeros([0], "float32"),
+                variance=tf.zeros([0], "float32"),
+                epsilon=self.epsilon,
+                exponential_avg_factor=1.0,
+                data_format="NHWC",
+                is_training=True,
+            )
+            return y
+
+    return FusedInstanceNorm
+
+
+def _padding_class():
+    from keras import ops
+
+    from .network import ReflectionPadding2D
+
+    class ConcatReflectionPadding2D(ReflectionPadding2D):
+        """Reflection padding as two concatenations of the reversed border strips: the same
+        pixels as the backend's mirror pad, which TensorFlow computes element by element and
+        measured 2-4x slower (a quarter of the whole network's time at 1024 px in bfloat16)."""
+
+        def call(self, x):
+            p = self.padding
+            h, w = x.shape[1], x.shape[2]
+            if p == 0 or (h is not None and w is not None and min(h, w) <= p):
+                return super().call(x)  # tiny sizes: the network's own path
+            x = ops.concatenate([ops.flip(x[:, 1 : p + 1], 1), x, ops.flip(x[:, -p - 1 : -1], 1)], axis=1)
+            return ops.concatenate([ops.flip(x[:, :, 1 : p + 1], 2), x, ops.flip(x[:, :, -p - 1 : -1], 2)], axis=2)
+
+    return ConcatReflectionPadding2D
+
+
+def _consumer(layer):
+    """The one layer that takes ``layer``'s output, or None."""
+    nodes = layer._outbound_nodes
+    return nodes[0].operation if len(nodes) == 1 else None
+
+
+def _upsample_convs(model):
+    """{name: role} for each nearest x2 upsampling -> reflection pad 1 -> 3x3 convolution chain
+    (the network's two up blocks), which :class:`SubPixelConv` computes at low resolution."""
+    from keras import layers
+
+    from .network import ReflectionPadding2D
+
+    roles = {}
+    for up in model.layers:
+        if not (isinstance(up, layers.UpSampling2D) and tuple(up.size) == (2, 2) and up.interpolation == "nearest"):
+            continue
+        pad = _consumer(up)
+        conv = _consumer(pad) if pad is not None else None
+        if (
+            isinstance(pad, ReflectionPadding2D)
+            and pad.padding == 1
+            and isinstance(conv, layers.Conv2D)
+            and tuple(conv.kernel_size) == (3, 3)
+            and tuple(conv.strides) == (1, 1)
+            and tuple(conv.dilation_rate) == (1, 1)
+            and conv.padding == "valid"
+            and conv.groups == 1
+            and conv.data_format == "channels_last"
+        ):
+            roles.update({up.name: "skip", pad.name: "skip", conv.name: "subpixel"})
+    return roles
+
+
+def subpixel_kernel(kernel):
+    """(3, 3, Cin, Cout) kernel of a conv on the reflect-padded x2 upsampled image -> the
+    (3, 3, Cin, 4 * Cout) kernel of one conv on the edge-padded low-resolution image whose
+    output channels are the four phases (row a, column b) in depth-to-space order (a*2+b).
+
+    Output row 2i+a of the upsampled conv sees low-resolution rows i..i+2 of the edge-padded
+    image with weights ``TAPS[a] @ (w0, w1, w2)``: phase 0 gets (w0, w1 + w2, 0), phase 1 gets
+    (0, w0 + w1, w2) (nearest upsampling repeats each row, and reflecting the upsampled border
+    repeats the edge row, which is what edge padding gives)."""
+    taps = np.array([[[1, 0, 0], [0, 1, 1], [0, 0, 0]], [[0, 0, 0], [1, 1, 0], [0, 0, 1]]], np.float64)
+    kernel = np.asarray(kernel, np.float64)
+    phases = [np.einsum("yk,xl,klio->yxio", taps[a], taps[b], kernel) for a in (0, 1) for b in (0, 1)]
+    return np.concatenate(phases, axis=-1).astype(np.float32)
+
+
+def _subpixel_class():
+    import keras
+    from keras import layers, ops
+
+    class SubPixelConv(layers.Layer):
+        """``conv3x3(reflect_pad_1(upsample_x2(x)))`` computed as edge pad, one 3x3 convolution
+        at the low resolution with 4x the channels, then depth-to-space: the same pixels
+        without writing and padding the 4x larger upsampled map (RESULTS.md, issue 12)."""
+
+        def __init__(self, conv, **kwargs):
+            super().__init__(name=conv.name, **kwargs)
+            cin, cout = conv.kernel.shape[2], conv.kernel.shape[3]
+            self.filters = cout
+            self.conv = layers.Conv2D(
+                4 * cout, 3, padding="valid", use_bias=conv.use_bias, activation=conv.activation,
+                dtype=self.dtype_policy, name=f"{conv.name}_phases",
+            )
+            self.conv.build((None, None, None, cin))
+            weights = [subpixel_kernel(ops.convert_to_numpy(conv.kernel))]
+            if conv.use_bias:
+                weights.append(np.tile(ops.convert_to_numpy(conv.bias), 4))
+            self.conv.set_weights(weights)
+
+        def call(self, x):
+            # Edge padding by 1 (as concatenations: see ConcatReflectionPadding2D).
+            x = ops.concatenate([x[:, :1], x, x[:, -1:]], axis=1)
+            y = self.conv(ops.concatenate([x[:, :, :1], x, x[:, :, -1:]], axis=2))
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                return tf.nn.depth_to_space(y, 2)
+            b, h, w = ops.shape(y)[0], ops.shape(y)[1], ops.shape(y)[2]
+            y = ops.reshape(y, (b, h, w, 2, 2, self.filters))
+            y = ops.transpose(y, (0, 1, 3, 2, 4, 5))
+            return ops.reshape(y, (b, 2 * h, 2 * w, self.filters))
+
+    return SubPixelConv
+
+
+def inference_model(model, precision="float32"):
+    """A clone of ``model`` for fast inference (see the module docstring); ``model`` is unchanged.
+
+    Every layer is rebuilt from its config with copied weights, so nothing is shared with the
+    caller's model. Upsample-pad-conv chains become :class:`SubPixelConv`; on TensorFlow
+    instance norms become :class:`FusedInstanceNorm`; under ``bfloat16`` every layer computes in
+    bfloat16 except the float32 tanh.
+    """
+    import keras
+
+    from .network import CropToMatch, InstanceNormalization, ReflectionPadding2D, ScaledTanh
+
+    precision = resolve_precision(precision)
+    fused = _instance_norm_class() if keras.backend.backend() == "tensorflow" else None
+    subpixel = _subpixel_class()
+    padding = _padding_class()
+    bfloat16 = precision == "bfloat16"
+    roles = _upsample_convs(model)
+
+    def clone(layer):
+        # ScaledTanh is float32 by design (network.py): the tanh and the pixels stay exact.
+        dtype = "mixed_bfloat16" if bfloat16 and not isinstance(layer, ScaledTanh) else "float32"
+        role = roles.get(layer.name)
+        if role == "skip":
+            return keras.layers.Identity(name=layer.name, dtype=dtype)
+        if role == "subpixel":
+            return subpixel(layer, dtype=dtype)
+        cls = layer.__class__
+        if fused is not None and isinstance(layer, InstanceNormalization):
+            cls = fused
+        elif isinstance(layer, ReflectionPadding2D):
+            cls = padding
+        config = {**layer.get_config(), "dtype": dtype}
+        if isinstance(layer, CropToMatch):
+            config["autocast"] = False  # its second input (the image) only gives a shape: no cast
+        new = cls.from_config(config)
+        if layer.weights:
+            new.build(keras.tree.map_structure(lambda t: t.shape, layer.input))
+            new.set_weights(layer.get_weights())
+        return new
+
+    return keras.models.clone_model(model, clone_function=clone)
+
+
+class CompiledModel:
+    """``model`` as compiled functions: ``run(batch) -> numpy`` (several outputs: a list).
+
+    The first ``max_shapes`` input shapes each get a function traced for exactly that shape
+    (static shapes: ~5% faster than a shape-polymorphic graph at 256..1024 px). Further shapes
+    share one function traced for any height and width: tracing costs ~1 s per shape, so a
+    folder of photos of many sizes must not pay it per photo. Images under ``MIN_ANY_SIDE`` px
+    always get their own function (the concatenated reflection padding needs known sizes
+    there), evicting the least recently used beyond ``max_shapes``.
+
+    TensorFlow: ``tf.function`` (graph optimisations and oneDNN fusions apply). JAX: ``jax.jit``
+    of the stateless call with the weights as arguments, so updated variables (tiling's
+    statistics) are seen; a jitted function compiles per shape by itself.
+    """
+
+    def __init__(self, model, max_shapes=MAX_SHAPES):
+        import keras
+
+        self.model = model
+        self.backend = keras.backend.backend()
+        self.max_shapes = max_shapes
+        self.functions = collections.OrderedDict()  # (shape, dtype) -> function, LRU order
+        self.any_shape = {}  # dtype -> the shape-polymorphic function
+        self.traces = 0  # functions made (tests check that they are reused)
+
+    def _compile(self, shape, dtype):
+        self.traces += 1
+        model = self.model
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            @tf.function(input_signature=[tf.TensorSpec(shape, dtype)], autograph=False)
+            def run(batch):
+                return model(tf.cast(batch, "float32"), training=False)
+
+            # .numpy() returns a writable array (np.asarray of a tensor is read-only), so callers
+            # can round a 24 MP result in place.
+            return lambda batch: _tree(lambda tensor: tensor.numpy(), run(batch))
+        if self.backend == "jax":
+            import jax
+
+            @jax.jit
+            def stateless(trainable, non_trainable, batch):
+                outputs, _ = model.stateless_call(trainable, non_trainable, batch.astype("float32"), training=False)
+                return outputs
+
+            def run_jax(batch):
+                trainable = [v.value for v in model.trainable_variables]
+                non_trainable = [v.value for v in model.non_trainable_variables]
+                return _tree(np.array, stateless(trainable, non_trainable, batch))
+
+            return run_jax
+        return lambda batch: model.predict_on_batch(np.asarray(batch, np.float32))
+
+    def __call__(self, batch):
+        batch = np.asarray(batch)
+        if batch.dtype not in (np.uint8, np.float32):
+            batch = batch.astype(np.float32)
+        key = (batch.shape, batch.dtype.str)
+        function = self.functions.get(key)
+        if function is not None:
+            self.functions.move_to_end(key)
+        elif len(self.functions) < self.max_shapes or min(batch.shape[1:3]) < MIN_ANY_SIDE:
+            function = self.functions[key] = self._compile(batch.shape, batch.dtype)
+            while len(self.functions) > self.max_shapes:
+                self.functions.popitem(last=False)
+        else:
+            function = self.any_shape.get(batch.dtype.str)
+            if function is None:
+                shape = (batch.shape[0], None, None, batch.shape[3])
+                function = self.any_shape[batch.dtype.str] = self._compile(shape, batch.dtype)
+        return function(batch)
+
+
+def _tree(convert, out):
+    """``convert`` applied to one output or to each of a list (tiling's pilot has several)."""
+    return [convert(o) for o in out] if isinstance(out, (list, tuple)) else convert(out)
+
+
+class Stylizer:
+    """A transform net ready to stylize: the inference clone, compiled per shape.
+
+    ``stylizer(image)`` takes (H, W, 3) uint8 or float 0..255 and returns float32 (H, W, 3).
+    Build one per model and reuse it: the clone and every compiled shape are kept.
+    """
+
+    def __init__(self, model, precision="auto"):
+        self.source = model
+        self.precision = resolve_precision(precision)
+        self.model = inference_model(model, self.precision)
+        self.compiled = CompiledModel(self.model)
+
+    def __call__(self, image):
+        return self.compiled(np.asarray(image)[None])[0]
+
+
+_STYLIZERS = {}
+
+
+def get_stylizer(model, precision="auto"):
+    """The cached :class:`Stylizer` for ``model`` (one model at a time, as eval.py loads one)."""
+    precision = resolve_precision(precision)
+    key = (id(model), precision)
+    stylizer = _STYLIZERS.get(key)
+    if stylizer is None or stylizer.source is not model:
+        _STYLIZERS.clear()
+        stylizer = _STYLIZERS[key] = Stylizer(model, precision)
+    return stylizer
