@@ -106,3 +106,29 @@ def test_subpixel_kernel_is_upsample_pad_conv():
             k = kernel[:, :, 0, a * 2 + b]
             got[a::2, b::2] = [[np.sum(edge[i : i + 3, j : j + 3] * k) for j in range(6)] for i in range(5)]
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("size, shape", [(9, (21, 26)), (5, (8, 7)), (9, (1, 1))])
+def test_space_to_depth_conv_is_the_conv(size, shape):
+    """The 9x9 conv to RGB on 2x2 blocks gives the plain convolution's pixels, odd sides too."""
+    conv = keras.layers.Conv2D(3, size, padding="valid", dtype="float32")
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(1, shape[0] + size - 1, shape[1] + size - 1, 5)).astype("float32")
+    conv.build(x.shape)
+    conv.set_weights([rng.normal(size=(size, size, 5, 3)).astype("float32"), rng.normal(size=3).astype("float32")])
+    want = keras.ops.convert_to_numpy(conv(x))
+    blocked = inference._space_to_depth_class()(conv, dtype="float32")
+    got = keras.ops.convert_to_numpy(blocked(x))
+    assert got.shape == want.shape == (1, *shape, 3)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_clone_computes_rgb_on_blocks_and_any_shape_function_matches(model):
+    stylizer = inference.Stylizer(model, "float32")
+    assert type(stylizer.model.get_layer("out_conv")).__name__ == "SpaceToDepthConv"
+    stylizer.compiled.max_shapes = 0  # every size through the one shape-polymorphic function
+    for shape in [(33, 47), (40, 32)]:
+        photo = np.random.default_rng(8).integers(0, 256, shape + (3,), dtype=np.uint8)
+        want = model.predict_on_batch(photo[None].astype("float32"))[0]
+        assert np.abs(stylizer(photo) - want).max() < 0.01
+    assert stylizer.compiled.traces == 1 and not stylizer.compiled.functions

@@ -210,6 +210,102 @@ def _subpixel_class():
     return SubPixelConv
 
 
+def space_to_depth_kernel(kernel):
+    """(k, k, Cin, Cout) kernel (k odd) of a stride-1 conv -> the (k', k', 4 * Cin, 4 * Cout)
+    kernel, k' = (k + 1) / 2, of the same conv on the space-to-depth (block 2) input whose output
+    channels are the four output phases in depth-to-space order.
+
+    Output pixel (2i + a, 2j + b) sees input rows 2i + a .. 2i + a + k - 1, which lie in the
+    blocks i .. i + k' - 1; block row ``dy`` holds input rows 2(i + dy) + ai (ai = 0, 1), i.e.
+    tap ``2 dy + ai - a`` of the original kernel when it lies in 0..k-1 (zero otherwise)."""
+    kernel = np.asarray(kernel, np.float32)
+    k, _, cin, cout = kernel.shape
+    kk = (k + 1) // 2
+    out = np.zeros((kk, kk, 4 * cin, 4 * cout), np.float32)
+    for a in (0, 1):
+        for b in (0, 1):
+            for ai in (0, 1):
+                for bi in (0, 1):
+                    for dy in range(kk):
+                        for dx in range(kk):
+                            y, x = 2 * dy + ai - a, 2 * dx + bi - b
+                            if 0 <= y < k and 0 <= x < k:
+                                out[dy, dx, (ai * 2 + bi) * cin : (ai * 2 + bi + 1) * cin,
+                                    (a * 2 + b) * cout : (a * 2 + b + 1) * cout] = kernel[y, x]
+    return out
+
+
+def _space_to_depth_class():
+    import keras
+    from keras import layers, ops
+
+    class SpaceToDepthConv(layers.Layer):
+        """A stride-1 ``k x k`` convolution with few output channels (the network's 9x9 conv to
+        RGB) computed on 2x2 pixel blocks: space-to-depth, one ``(k+1)/2`` square conv with 4x
+        the input and output channels, depth-to-space. The same sums, but oneDNN's AMX kernels
+        pad the output channels to 16: with 3 of them the full-resolution 9x9 conv was the
+        network's most expensive layer (136 of 840 ms at 1024 px, full width), at a quarter of
+        the taps and 12 output channels it is ~3x cheaper (RESULTS.md, issue 12)."""
+
+        def __init__(self, conv, **kwargs):
+            super().__init__(name=conv.name, **kwargs)
+            k, _, cin, cout = conv.kernel.shape
+            self.size, self.filters = k, cout
+            self.conv = layers.Conv2D(
+                4 * cout, (k + 1) // 2, padding="valid", use_bias=conv.use_bias, activation=conv.activation,
+                dtype=self.dtype_policy, name=f"{conv.name}_blocks",
+            )
+            self.conv.build((None, None, None, 4 * cin))
+            weights = [space_to_depth_kernel(ops.convert_to_numpy(conv.kernel))]
+            if conv.use_bias:
+                weights.append(np.tile(ops.convert_to_numpy(conv.bias), 4))
+            self.conv.set_weights(weights)
+
+        def call(self, x):
+            h, w = ops.shape(x)[1], ops.shape(x)[2]
+            # An odd side gets one zero row/column: it only reaches output pixels cropped below.
+            x = ops.pad(x, [[0, 0], [0, h % 2], [0, w % 2], [0, 0]])
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                y = tf.nn.depth_to_space(self.conv(tf.nn.space_to_depth(x, 2)), 2)
+            else:
+                b, c = ops.shape(x)[0], x.shape[-1]
+                hh, ww = ops.shape(x)[1] // 2, ops.shape(x)[2] // 2
+                x = ops.reshape(ops.transpose(ops.reshape(x, (b, hh, 2, ww, 2, c)), (0, 1, 3, 2, 4, 5)), (b, hh, ww, 4 * c))
+                y = self.conv(x)
+                yh, yw = ops.shape(y)[1], ops.shape(y)[2]
+                y = ops.reshape(ops.transpose(ops.reshape(y, (b, yh, yw, 2, 2, self.filters)), (0, 1, 3, 2, 4, 5)),
+                                (b, 2 * yh, 2 * yw, self.filters))
+            return y[:, : h - self.size + 1, : w - self.size + 1]
+
+        def compute_output_shape(self, shape):
+            side = lambda n: None if n is None else n - self.size + 1  # noqa: E731
+            return (shape[0], side(shape[1]), side(shape[2]), self.filters)
+
+    return SpaceToDepthConv
+
+
+def _blocked_convs(model):
+    """Names of the stride-1 odd-sized (>= 5) convolutions with under 16 output channels, which
+    :class:`SpaceToDepthConv` computes on 2x2 blocks (the 9x9 conv to RGB)."""
+    from keras import layers
+
+    return {
+        layer.name
+        for layer in model.layers
+        if isinstance(layer, layers.Conv2D)
+        and layer.kernel_size[0] == layer.kernel_size[1] >= 5
+        and layer.kernel_size[0] % 2 == 1
+        and tuple(layer.strides) == (1, 1)
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.padding == "valid"
+        and layer.groups == 1
+        and layer.data_format == "channels_last"
+        and layer.filters < 16
+    }
+
+
 def inference_model(model, precision="float32"):
     """A clone of ``model`` for fast inference (see the module docstring); ``model`` is unchanged.
 
@@ -228,6 +324,8 @@ def inference_model(model, precision="float32"):
     padding = _padding_class()
     bfloat16 = precision == "bfloat16"
     roles = _upsample_convs(model)
+    blocked = _blocked_convs(model)
+    space_to_depth = _space_to_depth_class()
 
     def clone(layer):
         # ScaledTanh is float32 by design (network.py): the tanh and the pixels stay exact.
@@ -237,6 +335,8 @@ def inference_model(model, precision="float32"):
             return keras.layers.Identity(name=layer.name, dtype=dtype)
         if role == "subpixel":
             return subpixel(layer, dtype=dtype)
+        if layer.name in blocked:
+            return space_to_depth(layer, dtype=dtype)
         cls = layer.__class__
         if fused is not None and isinstance(layer, InstanceNormalization):
             cls = fused
@@ -264,15 +364,20 @@ class CompiledModel:
     always get their own function (the concatenated reflection padding needs known sizes
     there), evicting the least recently used beyond ``max_shapes``.
 
-    TensorFlow: ``tf.function`` (graph optimisations and oneDNN fusions apply). JAX: ``jax.jit``
+    TensorFlow: ``tf.function`` (graph optimisations and oneDNN fusions apply); ``frozen=True``
+    (a one-output model whose weights never change, as :class:`Stylizer`'s) bakes the weights into
+    the graph as constants (TensorFlow's own ``convert_variables_to_constants_v2``, which its
+    TFLite converter uses): no variable reads and no per-call casts of every weight to bfloat16,
+    ~10 % at 256 px where the per-op overhead dominates. JAX: ``jax.jit``
     of the stateless call with the weights as arguments, so updated variables (tiling's
     statistics) are seen; a jitted function compiles per shape by itself.
     """
 
-    def __init__(self, model, max_shapes=MAX_SHAPES):
+    def __init__(self, model, max_shapes=MAX_SHAPES, frozen=False):
         import keras
 
         self.model = model
+        self.frozen = frozen
         self.backend = keras.backend.backend()
         self.max_shapes = max_shapes
         self.functions = collections.OrderedDict()  # (shape, dtype) -> function, LRU order
@@ -289,6 +394,11 @@ class CompiledModel:
             def run(batch):
                 return model(tf.cast(batch, "float32"), training=False)
 
+            if self.frozen:
+                from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+                frozen = convert_variables_to_constants_v2(run.get_concrete_function())
+                return lambda batch: frozen(tf.constant(batch))[0].numpy()
             # .numpy() returns a writable array (np.asarray of a tensor is read-only), so callers
             # can round a 24 MP result in place.
             return lambda batch: _tree(lambda tensor: tensor.numpy(), run(batch))
@@ -344,7 +454,7 @@ class Stylizer:
         self.source = model
         self.precision = resolve_precision(precision)
         self.model = inference_model(model, self.precision)
-        self.compiled = CompiledModel(self.model)
+        self.compiled = CompiledModel(self.model, frozen=True)
 
     def __call__(self, image):
         return self.compiled(np.asarray(image)[None])[0]
