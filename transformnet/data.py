@@ -25,11 +25,9 @@ has none) and keeps a GPU fed, so the folder reader is numpy + PIL only:
   on the seed, and each has its own permutations and ``(epoch, index)`` position.
 """
 
-import collections
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -124,12 +122,18 @@ def held_out(count, asked):
     return max(0, min(int(asked), int(count * config.VALIDATION_FRACTION)))
 
 
+class Unreadable(str):
+    """What loading yields for a photo that cannot be read: the one-line reason. The batching
+    side drops it (and warns once), so grain's worker threads never see an exception."""
+
+
 class PhotoFolder:
     """Batches of uint8 (B, S, S, 3) training crops from every JPEG/PNG below ``root``.
 
-    ``position`` is ``{"epoch", "index"}``: the next item of the epoch's permutation. It is
-    updated when a batch is handed out, so saving it after training on that batch and restoring
-    it later continues with exactly the next batch.
+    ``epoch``/``index`` is the next item of the epoch's permutation, i.e. the grain iterator's
+    ``next_index`` (``epoch * len(self) + index``). It is updated when a batch is handed out, so
+    saving ``state()`` after training on that batch and restoring it later continues with
+    exactly the next batch.
     """
 
     def __init__(
@@ -203,8 +207,19 @@ class PhotoFolder:
         self.skipped = int(state.get("skipped", 0))
         self.bad = set(int(k) for k in state.get("bad", ()))
 
+    def _order(self):
+        """Global item ``g`` -> photo number: epoch ``g // len(self)`` is a permutation of the photos.
+
+        grain's ``shuffle`` seeds epoch ``e`` with ``seed + e``, so seeds 1 and 2 would share
+        permutations one epoch apart; the seed is therefore hashed first (``SeedSequence``)."""
+        import grain
+
+        mixed = int(np.random.SeedSequence(self.seed).generate_state(1)[0])
+        return grain.MapDataset.range(len(self.paths)).shuffle(seed=mixed).repeat()
+
     def permutation(self, epoch):
-        return np.random.default_rng([self.seed, epoch]).permutation(len(self.paths))
+        order, n = self._order(), len(self.paths)
+        return np.array([order[epoch * n + i] for i in range(n)])
 
     # --- loading ----------------------------------------------------------------------------
     def _resized(self, k):
@@ -217,53 +232,60 @@ class PhotoFolder:
                     self._cached_bytes += array.nbytes
         return array
 
-    def _load(self, epoch, i, k):
+    def _load(self, k, rng):
+        """Photo ``k`` as a random square crop (``rng``: grain's, from the seed and the item), or
+        ``(k, Unreadable)``; runs in grain's threads."""
+        if k in self.bad:
+            return k, Unreadable("")
         try:
             array = self._resized(k)
         except ImageError as error:
-            return None, str(error)
+            return k, Unreadable(error)
         except Exception as error:  # noqa: BLE001 - a photo must never stop a run
-            return None, f"{self.paths[k]}: unreadable ({type(error).__name__}: {error})"
-        return np.ascontiguousarray(crop(array, self.size, np.random.default_rng([self.seed, epoch, i]))), None
+            return k, Unreadable(f"{self.paths[k]}: unreadable ({type(error).__name__}: {error})")
+        return k, np.ascontiguousarray(crop(array, self.size, rng))
 
-    def _items(self):
-        epoch, index = self.epoch, self.index
-        while True:
-            perm = self.permutation(epoch)
-            for i in range(index, len(perm)):
-                if int(perm[i]) not in self.bad:
-                    yield epoch, i, int(perm[i])
-            epoch, index = epoch + 1, 0
+    def _readable(self, item):
+        """grain ``filter`` on the consuming side, in order: warns once per unreadable photo."""
+        k, array = item
+        if not isinstance(array, Unreadable):
+            return True
+        if k not in self.bad:
+            self.bad.add(k)
+            self.skipped += 1
+            self.log(f"warning: skipping unreadable photo: {array}")
+        if len(self.bad) >= len(self.paths):
+            raise DataError(f"{self.root}: no readable photos")
+        return False
+
+    def dataset(self):
+        """The grain pipeline: ``MapDataset`` (order, decode + crop in ``workers`` threads) ->
+        ``IterDataset`` (drop unreadable photos, full batches). Its iterator's ``next_index`` is
+        the global item number, so ``(epoch, index)`` is ``divmod(next_index, len(self))``."""
+        import grain
+
+        options = grain.ReadOptions(num_threads=self.workers, prefetch_buffer_size=self.prefetch)
+        return (
+            self._order()
+            .random_map(self._load, seed=self.seed)
+            .to_iter_dataset(options)
+            .filter(self._readable)
+            .map(lambda item: item[1])
+            .batch(self.batch_size, drop_remainder=True, batch_fn=np.stack)
+        )
 
     def batches(self):
-        """Endless generator of uint8 batches; advances ``position`` as batches are handed out."""
-        items = self._items()
-        pending = collections.deque()
-        batch = []
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="photos") as pool:
-            try:
-                while True:
-                    while len(pending) < self.prefetch:
-                        e, i, k = next(items)
-                        pending.append((e, i, k, pool.submit(self._load, e, i, k)))
-                    e, i, k, future = pending.popleft()
-                    array, problem = future.result()
-                    if array is None:
-                        if k not in self.bad:
-                            self.bad.add(k)
-                            self.skipped += 1
-                            self.log(f"warning: skipping unreadable photo: {problem}")
-                            if len(self.bad) >= len(self.paths):
-                                raise DataError(f"{self.root}: no readable photos")
-                        continue
-                    batch.append(array)
-                    if len(batch) == self.batch_size:
-                        self.epoch, self.index = (e, i + 1) if i + 1 < len(self.paths) else (e + 1, 0)
-                        yield np.stack(batch)
-                        batch = []
-            finally:
-                for *_, future in pending:
-                    future.cancel()
+        """Endless generator of uint8 batches; advances ``epoch``/``index`` as batches are handed out."""
+        iterator = iter(self.dataset())
+        n = len(self.paths)
+        iterator.set_state({"next_index": self.epoch * n + self.index})
+        try:
+            while True:
+                batch = next(iterator)
+                self.epoch, self.index = divmod(iterator.get_state()["next_index"], n)
+                yield batch
+        finally:
+            iterator.close()
 
     def validation_images(self):
         """The held-out photos as uint8 (V, S, S, 3) centre crops; unreadable ones left out."""
