@@ -25,6 +25,7 @@ has none) and keeps a GPU fed, so the folder reader is numpy + PIL only:
   on the seed, and each has its own permutations and ``(epoch, index)`` position.
 """
 
+import functools
 import os
 import sys
 import threading
@@ -179,6 +180,7 @@ class PhotoFolder:
         self._cache = {}
         self._cached_bytes = 0
         self._lock = threading.Lock()
+        self._permutations = functools.lru_cache(maxsize=4)(self.permutation)  # shared by grain's threads
 
     def __len__(self):
         return len(self.paths)
@@ -207,19 +209,10 @@ class PhotoFolder:
         self.skipped = int(state.get("skipped", 0))
         self.bad = set(int(k) for k in state.get("bad", ()))
 
-    def _order(self):
-        """Global item ``g`` -> photo number: epoch ``g // len(self)`` is a permutation of the photos.
-
-        grain's ``shuffle`` seeds epoch ``e`` with ``seed + e``, so seeds 1 and 2 would share
-        permutations one epoch apart; the seed is therefore hashed first (``SeedSequence``)."""
-        import grain
-
-        mixed = int(np.random.SeedSequence(self.seed).generate_state(1)[0])
-        return grain.MapDataset.range(len(self.paths)).shuffle(seed=mixed).repeat()
-
     def permutation(self, epoch):
-        order, n = self._order(), len(self.paths)
-        return np.array([order[epoch * n + i] for i in range(n)])
+        """The order of the photos in ``epoch``: drawn from ``(seed, epoch)``, so seeds never share
+        an epoch's order (grain's own ``shuffle`` seeds epoch ``e`` with ``seed + e``)."""
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.paths))
 
     # --- loading ----------------------------------------------------------------------------
     def _resized(self, k):
@@ -232,9 +225,15 @@ class PhotoFolder:
                     self._cached_bytes += array.nbytes
         return array
 
-    def _load(self, k, rng):
-        """Photo ``k`` as a random square crop (``rng``: grain's, from the seed and the item), or
-        ``(k, Unreadable)``; runs in grain's threads."""
+    def _item(self, g, _):
+        """Global item ``g`` -> ``(epoch, index, photo number)``."""
+        epoch, i = divmod(g, len(self.paths))
+        return epoch, i, int(self._permutations(epoch)[i])
+
+    def _load(self, item):
+        """``(photo number, random square crop)`` or ``(photo number, Unreadable)``; runs in grain's
+        threads. The crop offset comes from ``(seed, epoch, index)``."""
+        epoch, i, k = item
         if k in self.bad:
             return k, Unreadable("")
         try:
@@ -243,7 +242,7 @@ class PhotoFolder:
             return k, Unreadable(error)
         except Exception as error:  # noqa: BLE001 - a photo must never stop a run
             return k, Unreadable(f"{self.paths[k]}: unreadable ({type(error).__name__}: {error})")
-        return k, np.ascontiguousarray(crop(array, self.size, rng))
+        return k, np.ascontiguousarray(crop(array, self.size, np.random.default_rng([self.seed, epoch, i])))
 
     def _readable(self, item):
         """grain ``filter`` on the consuming side, in order: warns once per unreadable photo."""
@@ -266,8 +265,10 @@ class PhotoFolder:
 
         options = grain.ReadOptions(num_threads=self.workers, prefetch_buffer_size=self.prefetch)
         return (
-            self._order()
-            .random_map(self._load, seed=self.seed)
+            grain.MapDataset.range(len(self.paths))
+            .repeat()
+            .map_with_index(self._item)
+            .map(self._load)
             .to_iter_dataset(options)
             .filter(self._readable)
             .map(lambda item: item[1])
