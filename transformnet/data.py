@@ -225,15 +225,12 @@ class PhotoFolder:
                     self._cached_bytes += array.nbytes
         return array
 
-    def _item(self, g, _):
-        """Global item ``g`` -> ``(epoch, index, photo number)``."""
+    def _load(self, g, _):
+        """Global item ``g`` (epoch ``g // len(self)``) -> ``(photo number, random square crop)`` or
+        ``(photo number, Unreadable)``; runs in grain's threads. The crop offset comes from
+        ``(seed, epoch, index)``."""
         epoch, i = divmod(g, len(self.paths))
-        return epoch, i, int(self._permutations(epoch)[i])
-
-    def _load(self, item):
-        """``(photo number, random square crop)`` or ``(photo number, Unreadable)``; runs in grain's
-        threads. The crop offset comes from ``(seed, epoch, index)``."""
-        epoch, i, k = item
+        k = int(self._permutations(epoch)[i])
         if k in self.bad:
             return k, Unreadable("")
         try:
@@ -267,12 +264,10 @@ class PhotoFolder:
         return (
             grain.MapDataset.range(len(self.paths))
             .repeat()
-            .map_with_index(self._item)
-            .map(self._load)
+            .map_with_index(self._load)
             .to_iter_dataset(options)
             .filter(self._readable)
-            .map(lambda item: item[1])
-            .batch(self.batch_size, drop_remainder=True, batch_fn=np.stack)
+            .batch(self.batch_size, drop_remainder=True, batch_fn=lambda items: np.stack([array for _, array in items]))
         )
 
     def batches(self):
