@@ -27,7 +27,7 @@ if ! python3 -c "import keras, grain" 2>/dev/null; then
 fi
 start=$(date +%s)
 log() { echo "[$(( $(date +%s) - start )) s] $*"; }
-log "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null) $(nproc) cores; python3 -c: $(python3 -c 'import jax, keras; import grain; print("jax", jax.__version__, "keras", keras.__version__, "grain", grain.__version__ if hasattr(grain, "__version__") else "?", jax.devices())')"
+log "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null) $(nproc) cores; python3 -c: $(python3 -c 'import jax, keras, importlib.metadata as m; print("jax", jax.__version__, "keras", keras.__version__, "grain", m.version("grain"), jax.devices())')"
 
 for stage in "$@"; do
     IFS=: read -r kind name weight width painting <<<"$stage"
