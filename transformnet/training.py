@@ -30,7 +30,7 @@ from . import checks, config
 from .info import duration
 from .progress import Progress  # noqa: F401 - part of this module's interface (tests, API)
 from .quiet import load_keras
-from .settings import TrainingError, TrainSettings, build_parser, parse_settings, read_settings_file  # noqa: F401
+from .settings import TrainingError, TrainSettings, build_parser, parse_settings  # noqa: F401
 from .steps import RUN_AHEAD, JaxStepper, TensorFlowStepper, device_name, loss_names, seed_everything  # noqa: F401
 
 validate = TrainSettings.validate
