@@ -1,15 +1,18 @@
-"""grain (the JAX ecosystem's loader) against transformnet's thread-pool photo pipeline (issue 11).
+"""grain configurations for the photo-folder pipeline (issue 11); grain is adopted in ``data.py``.
 
     python benchmarks/data_grain.py --data ../shared/photos --batch-size 16 --image-size 256
 
-Both decode the same photos with the same function (``data.decode_photo``: JPEG draft, shorter
-side to the training size) and a random square crop, and are timed over ``--images`` images from
-a cold start (no decoded-photo cache: the first-epoch cost, which is what a COCO-sized set pays
-when it does not fit in RAM). Configurations: transformnet's ``PhotoFolder`` with its RAM cache
-disabled and N threads; grain ``MapDataset -> to_iter_dataset`` with N threads; grain
-``mp_prefetch`` with N worker processes. Also checked for grain: exact resume
-(``get_state``/``set_state`` gives the same next batches) and disjoint per-process shards
-(``dataset[i::n]``). Prints one JSON line per configuration.
+Every configuration decodes the same photos with the same function (``data.decode_photo``: JPEG
+draft, shorter side to the training size) and a random square crop, and is timed over
+``--images`` images from a cold start (no decoded-photo cache: the first-epoch cost, which is
+what a COCO-sized set pays when it does not fit in RAM). Configurations: transformnet's
+``PhotoFolder`` as adopted (grain, one thread-pool task per photo so unreadable photos can be
+filtered before batching) with its RAM cache disabled and N threads; grain with the batch formed
+inside the ``MapDataset`` (one task per batch, the form measured before adoption) with N
+threads; the same with ``mp_prefetch`` and N worker processes. Before adoption the first row was
+the thread-pool pipeline grain replaced (RESULTS.md keeps both tables). Also checked for grain:
+exact resume (``get_state``/``set_state`` gives the same next batches) and disjoint per-process
+shards (``dataset[i::n]``). Prints one JSON line per configuration.
 """
 
 import argparse
@@ -71,16 +74,16 @@ def main():
     for n in a.workers:
         folder = PhotoFolder(a.data, a.image_size, a.batch_size, workers=n, cache_mb=0)
         batches = folder.batches()
-        report("transformnet threads", n, timed(batches, a.images, a.batch_size))
+        report("transformnet PhotoFolder (grain, per photo)", n, timed(batches, a.images, a.batch_size))
         batches.close()
 
         ds = grain_dataset(paths, a.image_size, a.batch_size, seed=0)
         threads = iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=n, prefetch_buffer_size=64)))
-        report("grain threads", n, timed(threads, a.images, a.batch_size))
+        report("grain per batch, threads", n, timed(threads, a.images, a.batch_size))
 
         procs = iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=16))
                      .mp_prefetch(grain.MultiprocessingOptions(num_workers=n, per_worker_buffer_size=4)))
-        report("grain processes", n, timed(procs, a.images, a.batch_size))
+        report("grain per batch, processes", n, timed(procs, a.images, a.batch_size))
         del procs
 
     # Exact resume: the state after 5 batches restores the same next 3 batches.

@@ -1,9 +1,9 @@
-"""Images/s of the photo-folder input pipeline alone (no model): decode epoch, then cached epochs.
+"""Images/s of the trainer's photo-folder pipeline (``data.PhotoFolder``, on grain) alone, no model.
 
     python benchmarks/data_throughput.py --data ../shared/photos --batch-size 16 --image-size 256
 
 Prints one JSON line: images/s for the first pass (JPEG decode + resize) and for later passes
-(RAM cache, crop only), with the number of decoding threads.
+(RAM cache, crop only; with ``--cache-mb 0`` every pass decodes), with the number of decoding threads.
 """
 
 import argparse

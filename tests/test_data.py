@@ -123,3 +123,30 @@ def test_unknown_tfds_dataset_is_one_line():
         open_data("tfds:cocoo/2017", 16, 2, seed=0)
     message = str(info.value)
     assert message.startswith("tfds:cocoo/2017: ") and "did you mean coco" in message and "\n" not in message
+
+
+def test_folder_of_only_unreadable_photos_stops_with_one_error(tmp_path):
+    from transformnet.data import DataError
+
+    for i in range(3):
+        (tmp_path / f"{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    lines = []
+    data = PhotoFolder(str(tmp_path), 16, 2, holdout=0, log=lines.append)
+    batches = data.batches()
+    with pytest.raises(DataError, match="no readable photos"):
+        next(batches)
+    batches.close()
+    assert data.skipped == 3 and len(lines) == 3
+
+
+def test_position_is_the_grain_iterators_global_index(tmp_path):
+    """``(epoch, index)`` is ``divmod(next_index, photos)``; every epoch is a new permutation."""
+    root = folder_of(tmp_path, count=5)
+    data = PhotoFolder(root, 16, 1, seed=7, holdout=0, workers=2)
+    order = np.concatenate([data.permutation(0), data.permutation(1)])
+    assert sorted(order[:5]) == list(range(5)) and not np.array_equal(order[:5], order[5:])
+    batches = data.batches()
+    for g in range(1, 8):
+        next(batches)
+        assert (data.epoch, data.index) == divmod(g, 5)
+    batches.close()

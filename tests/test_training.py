@@ -192,8 +192,8 @@ def test_config_reproduces_settings_and_refuses_to_overwrite(trained, capsys):
     tmp, metadata, _ = trained
     model = str(tmp / "checkpoints" / "tiny.keras")
     settings = parse_settings(["--config", model])
-    assert {k: v for k, v in settings.items() if k in metadata["settings"]} == metadata["settings"]
-    assert parse_settings(["--config", model, "--steps", "7"])["steps"] == 7
+    assert {k: v for k, v in settings.to_dict().items() if k in metadata["settings"]} == metadata["settings"]
+    assert parse_settings(["--config", model, "--steps", "7"]).steps == 7
     assert main(["--config", model]) == 1  # NAME.keras exists, no --force
     assert "exists; use --force" in capsys.readouterr().err
 

@@ -106,11 +106,11 @@ def train(style, data, name, *, log=print, **settings):
     from .training import parse_settings, train as run
 
     full = parse_settings([f"--style={os.fspath(style)}", f"--data={os.fspath(data)}", f"--name={name}"])
-    unknown = sorted(set(settings) - (set(full) - {"config"}))
+    unknown = sorted(set(settings) - set(full.fields()))
     if unknown:
         raise TypeError(f"train() got unknown settings {unknown}; see train.py --help for the settings")
     if settings.get("logdir") is None:
         settings.pop("logdir", None)  # keep parse_settings' default, runs/NAME
-    full.update({k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in settings.items()})
+    full = full.replace(**{k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in settings.items()})
     metadata = run(full, out=log)
-    return os.path.join(full["output"], f"{name}.keras"), metadata
+    return full.output_path, metadata

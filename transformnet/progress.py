@@ -1,0 +1,51 @@
+"""The console's progress bar for training."""
+
+import sys
+import time
+
+from .info import duration
+
+
+class Progress:
+    """The console's training bar: it moves with every finished step and shows the losses and an
+    ETA whenever they are fetched (every ``--log-every`` steps).
+
+    It starts after the train step has compiled (``start``), so compile time does not distort the
+    rate or the ETA. tqdm when installed, else one printed line per loss fetch (GPU machine).
+    """
+
+    def __init__(self, total, file=None):
+        self.total, self.file, self.bar, self.done = total, file, None, 0
+        self.started, self.first = time.time(), 0
+
+    def start(self, step):
+        self.started, self.first, self.done = time.time(), step, step
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        self.bar = tqdm(total=self.total, initial=step, unit="step", dynamic_ncols=True, file=self.file)
+
+    def advance(self, step):
+        """``step`` steps are finished (a count the bar never exceeds)."""
+        if self.bar is not None and step > self.done:
+            self.bar.update(step - self.done)
+        self.done = max(self.done, step)
+
+    def losses(self, step, text):
+        self.advance(step)
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=True)
+            return
+        rate = (step - self.first) / max(time.time() - self.started, 1e-9)
+        eta = f"eta {duration((self.total - step) / rate)}" if rate > 0 else ""
+        print(f"step {step}/{self.total} {text} {eta}", file=self.file or sys.stdout, flush=True)
+
+    def note(self, text):
+        """What the run is doing besides training steps (validating, saving); '' clears it."""
+        if self.bar is not None:
+            self.bar.set_description_str(text, refresh=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
