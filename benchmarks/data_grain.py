@@ -1,18 +1,22 @@
-"""grain configurations for the photo-folder pipeline (issue 11); grain is adopted in ``data.py``.
+"""grain (the JAX ecosystem's loader) against transformnet's thread-pool photo pipeline (issue 11).
 
     python benchmarks/data_grain.py --data ../shared/photos --batch-size 16 --image-size 256
+    python benchmarks/data_throughput.py --grain   # GrainPhotoFolder, first and cached epochs
 
-Every configuration decodes the same photos with the same function (``data.decode_photo``: JPEG
-draft, shorter side to the training size) and a random square crop, and is timed over
-``--images`` images from a cold start (no decoded-photo cache: the first-epoch cost, which is
-what a COCO-sized set pays when it does not fit in RAM). Configurations: transformnet's
-``PhotoFolder`` as adopted (grain, one thread-pool task per photo so unreadable photos can be
-filtered before batching) with its RAM cache disabled and N threads; grain with the batch formed
-inside the ``MapDataset`` (one task per batch, the form measured before adoption) with N
-threads; the same with ``mp_prefetch`` and N worker processes. Before adoption the first row was
-the thread-pool pipeline grain replaced (RESULTS.md keeps both tables). Also checked for grain:
-exact resume (``get_state``/``set_state`` gives the same next batches) and disjoint per-process
-shards (``dataset[i::n]``). Prints one JSON line per configuration.
+``GrainPhotoFolder`` is the trainer's ``PhotoFolder`` with its thread pool replaced by grain and
+every guarantee kept (same order and crops, so the same batches; unreadable photos filtered
+before batching; ``(epoch, index)`` = ``divmod(next_index, photos)``): the form grain would take
+in ``data.py``. It measured slower than the thread pool (RESULTS.md), so ``data.py`` keeps the
+thread pool and this class lives here, where the comparison can be rerun.
+
+Both decode the same photos with the same function (``data.decode_photo``: JPEG draft, shorter
+side to the training size) and a random square crop, and are timed over ``--images`` images from
+a cold start (no decoded-photo cache: the first-epoch cost, which is what a COCO-sized set pays
+when it does not fit in RAM). Configurations: transformnet's ``PhotoFolder`` with its RAM cache
+disabled and N threads; grain ``MapDataset -> to_iter_dataset`` with N threads; grain
+``mp_prefetch`` with N worker processes. Also checked for grain: exact resume
+(``get_state``/``set_state`` gives the same next batches) and disjoint per-process shards
+(``dataset[i::n]``). Prints one JSON line per configuration.
 """
 
 import argparse
@@ -25,7 +29,67 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from transformnet.data import HOLDOUT_SEED, PhotoFolder, crop, decode_photo, list_images  # noqa: E402
+from transformnet.data import HOLDOUT_SEED, DataError, PhotoFolder, crop, decode_photo, list_images  # noqa: E402
+from transformnet.images import ImageError  # noqa: E402
+
+
+class Unreadable(str):
+    """What loading yields for a photo that cannot be read: the one-line reason. The batching
+    side drops it (and warns once), so grain's worker threads never see an exception."""
+
+
+class GrainPhotoFolder(PhotoFolder):
+    """``PhotoFolder`` on grain: item ``g`` of ``MapDataset.range(n).repeat()`` is photo
+    ``permutation(epoch)[index]``, ``epoch, index = divmod(g, n)``, decoded and cropped in
+    grain's threads; a ``filter`` drops unreadable photos in order; then full batches."""
+
+    def _load_item(self, g, _):
+        epoch, i = divmod(g, len(self.paths))
+        k = int(self.permutation(epoch)[i])
+        if k in self.bad:
+            return k, Unreadable("")
+        try:
+            array = self._resized(k)
+        except ImageError as error:
+            return k, Unreadable(error)
+        except Exception as error:  # noqa: BLE001 - a photo must never stop a run
+            return k, Unreadable(f"{self.paths[k]}: unreadable ({type(error).__name__}: {error})")
+        return k, np.ascontiguousarray(crop(array, self.size, np.random.default_rng([self.seed, epoch, i])))
+
+    def _readable(self, item):
+        k, array = item
+        if not isinstance(array, Unreadable):
+            return True
+        if k not in self.bad:
+            self.bad.add(k)
+            self.skipped += 1
+            self.log(f"warning: skipping unreadable photo: {array}")
+        if len(self.bad) >= len(self.paths):
+            raise DataError(f"{self.root}: no readable photos")
+        return False
+
+    def batches(self):
+        import functools
+
+        import grain
+
+        self.permutation = functools.lru_cache(maxsize=4)(self.permutation)  # shared by grain's threads
+        options = grain.ReadOptions(num_threads=self.workers, prefetch_buffer_size=self.prefetch)
+        dataset = (
+            grain.MapDataset.range(len(self.paths)).repeat().map_with_index(self._load_item)
+            .to_iter_dataset(options).filter(self._readable)
+            .batch(self.batch_size, drop_remainder=True, batch_fn=lambda items: np.stack([a for _, a in items]))
+        )
+        iterator = iter(dataset)
+        n = len(self.paths)
+        iterator.set_state({"next_index": self.epoch * n + self.index})
+        try:
+            while True:
+                batch = next(iterator)
+                self.epoch, self.index = divmod(iterator.get_state()["next_index"], n)
+                yield batch
+        finally:
+            iterator.close()
 
 
 def grain_dataset(paths, size, batch_size, seed, shard=(0, 1)):
@@ -74,16 +138,21 @@ def main():
     for n in a.workers:
         folder = PhotoFolder(a.data, a.image_size, a.batch_size, workers=n, cache_mb=0)
         batches = folder.batches()
-        report("transformnet PhotoFolder (grain, per photo)", n, timed(batches, a.images, a.batch_size))
+        report("transformnet threads", n, timed(batches, a.images, a.batch_size))
+        batches.close()
+
+        folder = GrainPhotoFolder(a.data, a.image_size, a.batch_size, workers=n, cache_mb=0)
+        batches = folder.batches()
+        report("GrainPhotoFolder (grain, same batches)", n, timed(batches, a.images, a.batch_size))
         batches.close()
 
         ds = grain_dataset(paths, a.image_size, a.batch_size, seed=0)
         threads = iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=n, prefetch_buffer_size=64)))
-        report("grain per batch, threads", n, timed(threads, a.images, a.batch_size))
+        report("grain threads", n, timed(threads, a.images, a.batch_size))
 
         procs = iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=16))
                      .mp_prefetch(grain.MultiprocessingOptions(num_workers=n, per_worker_buffer_size=4)))
-        report("grain per batch, processes", n, timed(procs, a.images, a.batch_size))
+        report("grain processes", n, timed(procs, a.images, a.batch_size))
         del procs
 
     # Exact resume: the state after 5 batches restores the same next 3 batches.
@@ -99,7 +168,14 @@ def main():
     # Shards: two processes' index sets are disjoint and cover the photos.
     halves = [set(grain.MapDataset.source(list(range(len(paths))))[i::2]) for i in range(2)]
     disjoint = not (halves[0] & halves[1]) and len(halves[0] | halves[1]) == len(paths)
-    print(json.dumps({"grain_exact_resume": resumed, "grain_state": str(state)[:120], "shards_disjoint_and_complete": disjoint}))
+    # GrainPhotoFolder gives the thread pool's batches, bit for bit.
+    same = []
+    for cls in (PhotoFolder, GrainPhotoFolder):
+        batches = cls(a.data, a.image_size, a.batch_size, workers=2).batches()
+        same.append([next(batches) for _ in range(4)])
+        batches.close()
+    identical = all(np.array_equal(x, y) for x, y in zip(*same))
+    print(json.dumps({"grain_photofolder_same_batches_as_thread_pool": identical, "grain_exact_resume": resumed, "grain_state": str(state)[:120], "shards_disjoint_and_complete": disjoint}))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The exact commands of issue 8's GPU calls, one stage per argument, run from the repository root
-# on the lent machine (JAX, no Keras, no grain: the wheels come in .carry/, built by prepare_gpu_carry.py).
+# on the lent machine (JAX, no Keras: the wheels come in .carry/, built by prepare_gpu_carry.py).
 #
 #   bash benchmarks/gpu_session.sh sweep probe train:starry:30 train:starry_slim:30:0.5 compare:starry
 #
@@ -21,13 +21,13 @@ BATCH=${BATCH:-16}
 STEPS=${STEPS:-10000}
 VGG=.carry/vgg16.npz
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
-if ! python3 -c "import keras, grain" 2>/dev/null; then
+if ! python3 -c "import keras" 2>/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .carry/wheels/*.whl || exit 1
     export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
 fi
 start=$(date +%s)
 log() { echo "[$(( $(date +%s) - start )) s] $*"; }
-log "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null) $(nproc) cores; python3 -c: $(python3 -c 'import jax, keras, importlib.metadata as m; print("jax", jax.__version__, "keras", keras.__version__, "grain", m.version("grain"), jax.devices())')"
+log "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null) $(nproc) cores; python3 -c: $(python3 -c 'import jax, keras; print("jax", jax.__version__, "keras", keras.__version__, jax.devices())')"
 
 for stage in "$@"; do
     IFS=: read -r kind name weight width painting <<<"$stage"

@@ -1,15 +1,11 @@
 """Builds ``.carry/``, the ignored folder a GPU call of issue 8 takes along (64 MiB per call).
 
-The GPU machine has JAX, numpy and protobuf but no Keras, no grain, no ``../shared`` and no
-internet, so it gets: the Keras wheels, grain and the wheels it needs that the machine lacks
-(``pip download`` for CPython 3.12 manylinux x86_64, kept in ``--grain-wheels``; numpy and
-protobuf are left out, the machine's own serve), the 15 MB fp16 VGG16 file, a subset of
-``../shared/photos`` re-encoded as JPEG (quality 80, evenly spaced over the sorted list so every
-source is represented), and the content photos the benchmarks use. ``--photo-mb`` caps the
-photos so the whole call (this folder and the ~2 MB checkout) stays under 64 MiB: 34 MB of
-photos leaves ~6 MiB to spare since grain's ~5 MB of wheels came along.
+The GPU machine has JAX but no Keras, no ``../shared`` and no internet, so it gets: the Keras
+wheels, the 15 MB fp16 VGG16 file, a subset of ``../shared/photos`` re-encoded as JPEG (quality
+80, evenly spaced over the sorted list so every source is represented), and the content photos the
+benchmarks use. ``--photo-mb`` caps the photos so the whole call stays under 64 MiB.
 
-    python benchmarks/prepare_gpu_carry.py --shared ../shared --photo-mb 34
+    python benchmarks/prepare_gpu_carry.py --shared ../shared --photo-mb 38
 """
 
 import argparse
@@ -17,8 +13,6 @@ import glob
 import io
 import os
 import shutil
-import subprocess
-import sys
 
 from PIL import Image
 
@@ -26,35 +20,18 @@ COMPARE_PHOTOS = ("amber", "chicago", "corgi", "cornell", "flowers", "golden_gat
                   "sailboat", "tubingen", "winter_wolf")
 """Issue 8's 10 photos for the fast-vs-slow loss table (not training photos)."""
 
-ON_THE_GPU_MACHINE = ("numpy", "protobuf")
-"""grain's dependencies the GPU machine already has (its JAX and TensorBoard need them)."""
-
-
-def grain_wheels(folder):
-    """grain (this environment's version) and its dependencies as CPython 3.12 manylinux x86_64
-    wheels, downloaded into ``folder`` once; the machine's own numpy and protobuf are left out."""
-    if not glob.glob(os.path.join(folder, "grain-*.whl")):
-        from importlib.metadata import version
-
-        platforms = [arg for tag in ("manylinux2014_x86_64", "manylinux_2_28_x86_64") for arg in ("--platform", tag)]
-        subprocess.run([sys.executable, "-m", "pip", "download", f"grain=={version('grain')}", "-d", folder, "--only-binary=:all:",
-                        "--python-version", "3.12", *platforms], check=True)
-    wheels = glob.glob(os.path.join(folder, "*.whl"))
-    return [w for w in wheels if os.path.basename(w).split("-")[0].lower() not in ON_THE_GPU_MACHINE]
-
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shared", default="../shared")
     p.add_argument("--out", default=".carry")
-    p.add_argument("--photo-mb", type=float, default=34.0)
-    p.add_argument("--grain-wheels", default=".whl/grain", help="where grain's wheels are downloaded once (ignored by git)")
+    p.add_argument("--photo-mb", type=float, default=38.0)
     p.add_argument("--quality", type=int, default=80)
     a = p.parse_args()
     shutil.rmtree(a.out, ignore_errors=True)
     for sub in ("wheels", "photos", "content"):
         os.makedirs(os.path.join(a.out, sub))
-    for wheel in glob.glob(os.path.join(a.shared, "wheels", "*.whl")) + grain_wheels(a.grain_wheels):
+    for wheel in glob.glob(os.path.join(a.shared, "wheels", "*.whl")):
         shutil.copy(wheel, os.path.join(a.out, "wheels"))
     shutil.copy(os.path.join(a.shared, "weights", "vgg16_notop_block1-4_fp16.npz"), os.path.join(a.out, "vgg16.npz"))
     for name in COMPARE_PHOTOS:

@@ -139,8 +139,9 @@ def test_folder_of_only_unreadable_photos_stops_with_one_error(tmp_path):
     assert data.skipped == 3 and len(lines) == 3
 
 
-def test_position_is_the_grain_iterators_global_index(tmp_path):
-    """``(epoch, index)`` is ``divmod(next_index, photos)``; every epoch is a new permutation."""
+def test_position_counts_items_over_epochs(tmp_path):
+    """After ``g`` photos handed out, ``(epoch, index)`` is ``divmod(g, photos)``; every epoch is a
+    new permutation."""
     root = folder_of(tmp_path, count=5)
     data = PhotoFolder(root, 16, 1, seed=7, holdout=0, workers=2)
     order = np.concatenate([data.permutation(0), data.permutation(1)])

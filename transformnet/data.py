@@ -1,40 +1,20 @@
 """Training photos for the fast trainer: a folder of JPEG/PNG files, or MS-COCO via tfds.
 
 Issue 3 asks for an input pipeline that needs no TensorFlow on the JAX backend (the GPU machine
-has none) and keeps a GPU fed; issue 11 asks for the JAX ecosystem's loader. The folder reader
-is numpy + PIL on **grain** (``grain.MapDataset`` -> ``to_iter_dataset``):
+has none) and keeps a GPU fed, so the folder reader is numpy + PIL only:
 
-- Why grain: it is the loader Keras 3 and JAX document, its iterator state is a checkpointable
-  position (``get_state``/``set_state``, here ``{"next_index": g}``), a ``MapDataset`` is
-  indexable so sharding and resume are index arithmetic, and ``mp_prefetch`` offers worker
-  processes where threads would not scale. Measured here (benchmarks/RESULTS.md, "Input
-  pipeline"): ~1,000-1,150 images/s per core for the first epoch (JPEG decode), ~11,000
-  images/s from the RAM cache, 10-20 % below the thread pool it replaced on this loaded 2-core
-  VM (grain spends ~27 us of Python per element; a trivial pipeline tops out at ~37,000
-  elements/s). Both are far above the 1,500 images/s one GPU needs, and decoding scales with
-  cores, so a 16-core GPU host has ~10x headroom; the loss is accepted for a position format
-  and loader the whole JAX stack shares.
-- Decoding runs in grain's threads (``ReadOptions(num_threads=--workers)``). PIL releases the
-  GIL while it decodes and resizes, so threads scale over cores without pickling photos between
-  processes, and threads share the RAM cache. JPEGs are decoded with ``draft`` at the smallest
-  DCT scale that still covers the training size (COCO's 640x480 -> 1/2 scale).
+- Decoding runs in a thread pool. PIL releases the GIL while it decodes and resizes, so threads
+  scale over cores without the pickling cost of processes. JPEGs are decoded with ``draft`` at
+  the smallest DCT scale that still covers the training size (COCO's 640x480 -> 1/2 scale).
 - Each photo is resized so its shorter side is the training size (paper: 256x256 crops) and then
   cropped to a square; the resized photo is kept in RAM (up to ``cache_mb``) so later epochs only
-  crop: measured 11,000 images/s cached against 1,600 decoding (2 threads), so the cache stays.
-- Order: item ``g`` of the endless ``MapDataset.range(n).repeat()`` is photo
-  ``permutation(epoch)[index]`` with ``epoch, index = divmod(g, n)``: a numpy permutation drawn
-  from ``(seed, epoch)``, and the crop offset comes from ``(seed, epoch, index)``. Not grain's
-  ``shuffle``/``random_map``: grain seeds epoch ``e`` with ``seed + e`` (so ``--seed 1`` would
-  replay ``--seed 0``'s epochs one epoch late), and keeping the thread pool's order makes every
-  batch bit-identical to it, so checkpoints written before grain resume into the same batches.
-  The data position is therefore still ``(epoch, index)`` = ``divmod(next_index, n)``: a
-  checkpoint stores it and a resumed run sees exactly the batches the first run would have.
-- An unreadable photo never stops a run and never reaches grain as an exception: loading
-  returns an ``Unreadable`` marker, and a grain ``filter`` on the consuming side (in order, in
-  one thread) prints one warning line naming it, counts it (``skipped``) and remembers it
-  (``bad``, stored in checkpoints) so later epochs skip it without decoding. Batches are formed
-  after the filter, so they always hold ``batch_size`` photos and the compiled train step sees
-  one shape. A folder in which every photo fails stops with one ``DataError``.
+  crop, which is what lets 16 cores feed >1,500 images/s.
+- Order: a permutation per epoch drawn from ``(seed, epoch)``; the crop offset of each item comes
+  from ``(seed, epoch, index)``. The whole data position is therefore ``(epoch, index)``:
+  a checkpoint stores it and a resumed run sees exactly the batches the first run would have.
+- An unreadable photo prints one warning line naming it, is counted (``skipped``) and left out of
+  every later epoch; it never stops a run. Batches always hold ``batch_size`` photos, so the
+  compiled train step sees one shape.
 - Not ``tf.data`` (TensorFlow) nor ``keras.utils.PyDataset`` (made for ``model.fit``'s
   workers; it keeps no data position a checkpoint could store and restore).
 - A fixed validation set (``holdout`` photos chosen with a fixed seed, independent of ``--seed``,
@@ -43,14 +23,13 @@ is numpy + PIL on **grain** (``grain.MapDataset`` -> ``to_iter_dataset``):
 - ``shard=(index, count)`` (one training process of ``count``, issue 11) keeps every ``count``-th
   remaining photo from ``index`` on: the shards are disjoint, cover every photo and do not depend
   on the seed, and each has its own permutations and ``(epoch, index)`` position.
-- The tfds source (``TfdsPhotos``) stays on ``tf.data``: it needs TensorFlow anyway.
 """
 
-
-import functools
+import collections
 import os
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -145,18 +124,12 @@ def held_out(count, asked):
     return max(0, min(int(asked), int(count * config.VALIDATION_FRACTION)))
 
 
-class Unreadable(str):
-    """What loading yields for a photo that cannot be read: the one-line reason. The batching
-    side drops it (and warns once), so grain's worker threads never see an exception."""
-
-
 class PhotoFolder:
     """Batches of uint8 (B, S, S, 3) training crops from every JPEG/PNG below ``root``.
 
-    ``epoch``/``index`` is the next item of the epoch's permutation, i.e. the grain iterator's
-    ``next_index`` (``epoch * len(self) + index``). It is updated when a batch is handed out, so
-    saving ``state()`` after training on that batch and restoring it later continues with
-    exactly the next batch.
+    ``position`` is ``{"epoch", "index"}``: the next item of the epoch's permutation. It is
+    updated when a batch is handed out, so saving it after training on that batch and restoring
+    it later continues with exactly the next batch.
     """
 
     def __init__(
@@ -202,7 +175,6 @@ class PhotoFolder:
         self._cache = {}
         self._cached_bytes = 0
         self._lock = threading.Lock()
-        self._permutations = functools.lru_cache(maxsize=4)(self.permutation)  # shared by grain's threads
 
     def __len__(self):
         return len(self.paths)
@@ -232,8 +204,6 @@ class PhotoFolder:
         self.bad = set(int(k) for k in state.get("bad", ()))
 
     def permutation(self, epoch):
-        """The order of the photos in ``epoch``: drawn from ``(seed, epoch)``, so seeds never share
-        an epoch's order (grain's own ``shuffle`` seeds epoch ``e`` with ``seed + e``)."""
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.paths))
 
     # --- loading ----------------------------------------------------------------------------
@@ -247,63 +217,53 @@ class PhotoFolder:
                     self._cached_bytes += array.nbytes
         return array
 
-    def _load(self, g, _):
-        """Global item ``g`` (epoch ``g // len(self)``) -> ``(photo number, random square crop)`` or
-        ``(photo number, Unreadable)``; runs in grain's threads. The crop offset comes from
-        ``(seed, epoch, index)``."""
-        epoch, i = divmod(g, len(self.paths))
-        k = int(self._permutations(epoch)[i])
-        if k in self.bad:
-            return k, Unreadable("")
+    def _load(self, epoch, i, k):
         try:
             array = self._resized(k)
         except ImageError as error:
-            return k, Unreadable(error)
+            return None, str(error)
         except Exception as error:  # noqa: BLE001 - a photo must never stop a run
-            return k, Unreadable(f"{self.paths[k]}: unreadable ({type(error).__name__}: {error})")
-        return k, np.ascontiguousarray(crop(array, self.size, np.random.default_rng([self.seed, epoch, i])))
+            return None, f"{self.paths[k]}: unreadable ({type(error).__name__}: {error})"
+        return np.ascontiguousarray(crop(array, self.size, np.random.default_rng([self.seed, epoch, i]))), None
 
-    def _readable(self, item):
-        """grain ``filter`` on the consuming side, in order: warns once per unreadable photo."""
-        k, array = item
-        if not isinstance(array, Unreadable):
-            return True
-        if k not in self.bad:
-            self.bad.add(k)
-            self.skipped += 1
-            self.log(f"warning: skipping unreadable photo: {array}")
-        if len(self.bad) >= len(self.paths):
-            raise DataError(f"{self.root}: no readable photos")
-        return False
-
-    def dataset(self):
-        """The grain pipeline: ``MapDataset`` (order, decode + crop in ``workers`` threads) ->
-        ``IterDataset`` (drop unreadable photos, full batches). Its iterator's ``next_index`` is
-        the global item number, so ``(epoch, index)`` is ``divmod(next_index, len(self))``."""
-        import grain
-
-        options = grain.ReadOptions(num_threads=self.workers, prefetch_buffer_size=self.prefetch)
-        return (
-            grain.MapDataset.range(len(self.paths))
-            .repeat()
-            .map_with_index(self._load)
-            .to_iter_dataset(options)
-            .filter(self._readable)
-            .batch(self.batch_size, drop_remainder=True, batch_fn=lambda items: np.stack([array for _, array in items]))
-        )
+    def _items(self):
+        epoch, index = self.epoch, self.index
+        while True:
+            perm = self.permutation(epoch)
+            for i in range(index, len(perm)):
+                if int(perm[i]) not in self.bad:
+                    yield epoch, i, int(perm[i])
+            epoch, index = epoch + 1, 0
 
     def batches(self):
-        """Endless generator of uint8 batches; advances ``epoch``/``index`` as batches are handed out."""
-        iterator = iter(self.dataset())
-        n = len(self.paths)
-        iterator.set_state({"next_index": self.epoch * n + self.index})
-        try:
-            while True:
-                batch = next(iterator)
-                self.epoch, self.index = divmod(iterator.get_state()["next_index"], n)
-                yield batch
-        finally:
-            iterator.close()
+        """Endless generator of uint8 batches; advances ``position`` as batches are handed out."""
+        items = self._items()
+        pending = collections.deque()
+        batch = []
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="photos") as pool:
+            try:
+                while True:
+                    while len(pending) < self.prefetch:
+                        e, i, k = next(items)
+                        pending.append((e, i, k, pool.submit(self._load, e, i, k)))
+                    e, i, k, future = pending.popleft()
+                    array, problem = future.result()
+                    if array is None:
+                        if k not in self.bad:
+                            self.bad.add(k)
+                            self.skipped += 1
+                            self.log(f"warning: skipping unreadable photo: {problem}")
+                            if len(self.bad) >= len(self.paths):
+                                raise DataError(f"{self.root}: no readable photos")
+                        continue
+                    batch.append(array)
+                    if len(batch) == self.batch_size:
+                        self.epoch, self.index = (e, i + 1) if i + 1 < len(self.paths) else (e + 1, 0)
+                        yield np.stack(batch)
+                        batch = []
+            finally:
+                for *_, future in pending:
+                    future.cancel()
 
     def validation_images(self):
         """The held-out photos as uint8 (V, S, S, 3) centre crops; unreadable ones left out."""

@@ -5,7 +5,7 @@ The trainer is in pieces (issue 11), each in one place:
 
 - ``settings.py``: ``TrainSettings``, the flags, ``--config`` files and the checks of every setting;
 - ``steps.py``: the compiled per-backend train/eval step, where data parallelism lives;
-- ``data.py`` / ``distribute.py``: the photos (grain) and where the run trains;
+- ``data.py`` / ``distribute.py``: the photos and where the run trains;
 - this module: the loop, as short steps: open the data, build, resume, train, log, validate,
   checkpoint, export (``train``), and the command line's ``main``.
 
