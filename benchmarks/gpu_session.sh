@@ -21,6 +21,9 @@ BATCH=${BATCH:-16}
 STEPS=${STEPS:-10000}
 VGG=.carry/vgg16.npz
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
+# Every painting's train step is one program (the painting is an argument, steps.py): the second
+# and later train stages of a call load it from JAX's persistent cache instead of compiling.
+export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-/tmp/jax-cache}
 if ! python3 -c "import keras" 2>/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .carry/wheels/*.whl || exit 1
     export PYTHONPATH=/tmp/site:${PYTHONPATH:-}

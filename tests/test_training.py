@@ -514,3 +514,21 @@ def test_info_describes_the_run_for_a_person_and_as_json(trained):
     assert text["losses"].startswith(f"total {metadata['final_losses']['total']:.4g} = content ")
     result = subprocess.run([sys.executable, "eval.py", "--info", model, "--json"], cwd=ROOT, capture_output=True, text=True, env=env)
     assert json.loads(result.stdout)["training"] == json.loads(json.dumps(metadata))
+
+
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND") != "jax", reason="JAX's persistent compilation cache")
+def test_one_compiled_step_serves_every_painting(tmp_path):
+    """The painting (Gram targets, loss weights) enters the JAX step as arguments, not constants,
+    so a second painting with another style weight loads the step from JAX's persistent cache
+    (JAX_COMPILATION_CACHE_DIR) instead of compiling it again."""
+    make_photos(tmp_path / "photos", count=6, corrupt=False)
+    cache = tmp_path / "jax_cache"
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_COMPILATION_CACHE_DIR=str(cache),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+    for name, style, weight in [("first", STYLE, 30), ("second", os.path.join(SHARED, "styles", "composition_vii.jpg"), 100)]:
+        argv = args(tmp_path, name, 2, style=style, style_weight=weight, validation_photos=0)
+        done = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *argv], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert (tmp_path / "checkpoints" / f"{name}.keras").is_file()
+        steps = sorted(p.name for p in cache.iterdir() if p.name.startswith("jit_train_step"))
+        assert len(steps) == 1, steps  # the second run found the first run's program

@@ -13,6 +13,7 @@ so a fast GPU never waits for the host. The seeding and device-name helpers are 
 they are the other per-backend code of the trainer.
 """
 
+import copy
 import os
 
 import numpy as np
@@ -113,6 +114,23 @@ class Stepper:
         }
 
 
+def _painting_values(loss_fn):
+    """What one painting changes in the loss, as arrays: Gram targets and the three weights."""
+    from keras import ops
+
+    grams = {k: np.asarray(ops.convert_to_numpy(v), "float32") for k, v in loss_fn.style_grams.items()}
+    weights = tuple(np.float32(w) for w in (loss_fn.content_weight, loss_fn.style_weight, loss_fn.tv_weight))
+    return {"grams": grams, "weights": weights}
+
+
+def _with_painting(loss_fn, painting):
+    """``loss_fn`` with the painting's values replaced by ``painting``'s (traced) arrays."""
+    fn = copy.copy(loss_fn)
+    fn.style_grams = painting["grams"]
+    fn.content_weight, fn.style_weight, fn.tv_weight = painting["weights"]
+    return fn
+
+
 class JaxStepper(Stepper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -128,14 +146,15 @@ class JaxStepper(Stepper):
         opt_variables = optimizer.variables
         scaled = self.scaled
 
-        def forward(trainable, non_trainable, vgg_values, x):
+        def forward(trainable, non_trainable, fixed, x):
+            vgg_values, painting = fixed
             y, non_trainable = model.stateless_call(trainable, non_trainable, x, training=True)
             with keras.StatelessScope(state_mapping=list(zip(vgg_variables, vgg_values))):
-                losses = loss_fn(y, content_images=x)
+                losses = _with_painting(loss_fn, painting)(y, content_images=x)
             return y, losses, non_trainable
 
-        def objective(trainable, non_trainable, vgg_values, opt_values, x):
-            _, losses, non_trainable = forward(trainable, non_trainable, vgg_values, x)
+        def objective(trainable, non_trainable, fixed, opt_values, x):
+            _, losses, non_trainable = forward(trainable, non_trainable, fixed, x)
             loss = losses["total"]
             if scaled:
                 with keras.StatelessScope(state_mapping=list(zip(opt_variables, opt_values))):
@@ -145,16 +164,16 @@ class JaxStepper(Stepper):
         grad_fn = jax.value_and_grad(objective, has_aux=True)
         names = self.names
 
-        def train_step(state, vgg_values, batch):
+        def train_step(state, fixed, batch):
             trainable, non_trainable, opt_values, sums, count = state
             x = keras.ops.cast(batch, "float32")
-            (_, (losses, non_trainable)), grads = grad_fn(trainable, non_trainable, vgg_values, opt_values, x)
+            (_, (losses, non_trainable)), grads = grad_fn(trainable, non_trainable, fixed, opt_values, x)
             trainable, opt_values = optimizer.stateless_apply(opt_values, grads, trainable)
             sums = {k: sums[k] + losses[k] for k in names}
             return (trainable, non_trainable, opt_values, sums, count + 1), losses["total"]
 
-        def eval_step(trainable, non_trainable, vgg_values, batch):
-            y, losses, _ = forward(trainable, non_trainable, vgg_values, keras.ops.cast(batch, "float32"))
+        def eval_step(trainable, non_trainable, fixed, batch):
+            y, losses, _ = forward(trainable, non_trainable, fixed, keras.ops.cast(batch, "float32"))
             return y, losses
 
         # Batches sharded over the mesh, everything else replicated (distribute.py): the losses are
@@ -162,7 +181,11 @@ class JaxStepper(Stepper):
         rep = dist.replicated
         self._train = jax.jit(train_step, donate_argnums=(0,), in_shardings=(rep, rep, dist.batch), out_shardings=rep)
         self._eval = jax.jit(eval_step, in_shardings=rep, out_shardings=rep)
-        self._vgg = dist.replicate([v.value for v in vgg_variables])
+        # The frozen inputs of every step, passed as arguments rather than baked into the compiled
+        # program: VGG16's weights, and the painting (Gram targets, loss weights). So the program
+        # is the same for every painting and JAX's persistent compilation cache
+        # (JAX_COMPILATION_CACHE_DIR) serves every run after the first with the same shapes.
+        self._vgg = dist.replicate(([v.value for v in vgg_variables], _painting_values(loss_fn)))
         self.from_variables()
 
     def _zero_sums(self):
