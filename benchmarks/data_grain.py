@@ -29,44 +29,28 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from transformnet.data import HOLDOUT_SEED, DataError, PhotoFolder, crop, decode_photo, list_images  # noqa: E402
-from transformnet.images import ImageError  # noqa: E402
-
-
-class Unreadable(str):
-    """What loading yields for a photo that cannot be read: the one-line reason. The batching
-    side drops it (and warns once), so grain's worker threads never see an exception."""
+from transformnet.data import HOLDOUT_SEED, PhotoFolder, crop, decode_photo, list_images  # noqa: E402
 
 
 class GrainPhotoFolder(PhotoFolder):
     """``PhotoFolder`` on grain: item ``g`` of ``MapDataset.range(n).repeat()`` is photo
     ``permutation(epoch)[index]``, ``epoch, index = divmod(g, n)``, decoded and cropped in
-    grain's threads; a ``filter`` drops unreadable photos in order; then full batches."""
+    grain's threads (``PhotoFolder._load``); a ``filter`` drops unreadable photos in order
+    (``PhotoFolder._skip``); then full batches."""
 
     def _load_item(self, g, _):
         epoch, i = divmod(g, len(self.paths))
         k = int(self.permutation(epoch)[i])
         if k in self.bad:
-            return k, Unreadable("")
-        try:
-            array = self._resized(k)
-        except ImageError as error:
-            return k, Unreadable(error)
-        except Exception as error:  # noqa: BLE001 - a photo must never stop a run
-            return k, Unreadable(f"{self.paths[k]}: unreadable ({type(error).__name__}: {error})")
-        return k, np.ascontiguousarray(crop(array, self.size, np.random.default_rng([self.seed, epoch, i])))
+            return k, None, None
+        return (k, *self._load(epoch, i, k))
 
     def _readable(self, item):
-        k, array = item
-        if not isinstance(array, Unreadable):
-            return True
-        if k not in self.bad:
-            self.bad.add(k)
-            self.skipped += 1
-            self.log(f"warning: skipping unreadable photo: {array}")
-        if len(self.bad) >= len(self.paths):
-            raise DataError(f"{self.root}: no readable photos")
-        return False
+        k, array, problem = item
+        if array is None:
+            self._skip(k, problem)
+            return False
+        return True
 
     def batches(self):
         import functools
@@ -78,7 +62,7 @@ class GrainPhotoFolder(PhotoFolder):
         dataset = (
             grain.MapDataset.range(len(self.paths)).repeat().map_with_index(self._load_item)
             .to_iter_dataset(options).filter(self._readable)
-            .batch(self.batch_size, drop_remainder=True, batch_fn=lambda items: np.stack([a for _, a in items]))
+            .batch(self.batch_size, drop_remainder=True, batch_fn=lambda items: np.stack([a for _, a, _ in items]))
         )
         iterator = iter(dataset)
         n = len(self.paths)

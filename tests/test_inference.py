@@ -117,7 +117,7 @@ def test_space_to_depth_conv_is_the_conv(size, shape):
     conv.build(x.shape)
     conv.set_weights([rng.normal(size=(size, size, 5, 3)).astype("float32"), rng.normal(size=3).astype("float32")])
     want = keras.ops.convert_to_numpy(conv(x))
-    blocked = inference._space_to_depth_class()(conv, dtype="float32")
+    blocked = inference._phase_conv_classes()[1](conv, dtype="float32")
     got = keras.ops.convert_to_numpy(blocked(x))
     assert got.shape == want.shape == (1, *shape, 3)
     np.testing.assert_allclose(got, want, atol=1e-4)

@@ -235,6 +235,17 @@ class PhotoFolder:
                     yield epoch, i, int(perm[i])
             epoch, index = epoch + 1, 0
 
+    def _skip(self, k, problem):
+        """Photo ``k`` could not be read: one warning line the first time, counted, left out of
+        every later epoch; a folder with no readable photo left stops with a DataError."""
+        if k in self.bad:
+            return
+        self.bad.add(k)
+        self.skipped += 1
+        self.log(f"warning: skipping unreadable photo: {problem}")
+        if len(self.bad) >= len(self.paths):
+            raise DataError(f"{self.root}: no readable photos")
+
     def batches(self):
         """Endless generator of uint8 batches; advances ``position`` as batches are handed out."""
         items = self._items()
@@ -249,12 +260,7 @@ class PhotoFolder:
                     e, i, k, future = pending.popleft()
                     array, problem = future.result()
                     if array is None:
-                        if k not in self.bad:
-                            self.bad.add(k)
-                            self.skipped += 1
-                            self.log(f"warning: skipping unreadable photo: {problem}")
-                            if len(self.bad) >= len(self.paths):
-                                raise DataError(f"{self.root}: no readable photos")
+                        self._skip(k, problem)
                         continue
                     batch.append(array)
                     if len(batch) == self.batch_size:

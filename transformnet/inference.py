@@ -128,6 +128,21 @@ def _consumer(layer):
     return nodes[0].operation if len(nodes) == 1 else None
 
 
+def _plain_conv(layer):
+    """A stride-1, undilated, ungrouped, unpadded channels-last ``Conv2D``: the kind whose
+    kernel :func:`subpixel_kernel` and :func:`space_to_depth_kernel` may rearrange."""
+    from keras import layers
+
+    return (
+        isinstance(layer, layers.Conv2D)
+        and tuple(layer.strides) == (1, 1)
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.padding == "valid"
+        and layer.groups == 1
+        and layer.data_format == "channels_last"
+    )
+
+
 def _upsample_convs(model):
     """{name: role} for each nearest x2 upsampling -> reflection pad 1 -> 3x3 convolution chain
     (the network's two up blocks), which :class:`SubPixelConv` computes at low resolution."""
@@ -141,17 +156,7 @@ def _upsample_convs(model):
             continue
         pad = _consumer(up)
         conv = _consumer(pad) if pad is not None else None
-        if (
-            isinstance(pad, ReflectionPadding2D)
-            and pad.padding == 1
-            and isinstance(conv, layers.Conv2D)
-            and tuple(conv.kernel_size) == (3, 3)
-            and tuple(conv.strides) == (1, 1)
-            and tuple(conv.dilation_rate) == (1, 1)
-            and conv.padding == "valid"
-            and conv.groups == 1
-            and conv.data_format == "channels_last"
-        ):
+        if isinstance(pad, ReflectionPadding2D) and pad.padding == 1 and _plain_conv(conv) and tuple(conv.kernel_size) == (3, 3):
             roles.update({up.name: "skip", pad.name: "skip", conv.name: "subpixel"})
     return roles
 
@@ -169,45 +174,6 @@ def subpixel_kernel(kernel):
     kernel = np.asarray(kernel, np.float64)
     phases = [np.einsum("yk,xl,klio->yxio", taps[a], taps[b], kernel) for a in (0, 1) for b in (0, 1)]
     return np.concatenate(phases, axis=-1).astype(np.float32)
-
-
-def _subpixel_class():
-    import keras
-    from keras import layers, ops
-
-    class SubPixelConv(layers.Layer):
-        """``conv3x3(reflect_pad_1(upsample_x2(x)))`` computed as edge pad, one 3x3 convolution
-        at the low resolution with 4x the channels, then depth-to-space: the same pixels
-        without writing and padding the 4x larger upsampled map (RESULTS.md, issue 12)."""
-
-        def __init__(self, conv, **kwargs):
-            super().__init__(name=conv.name, **kwargs)
-            cin, cout = conv.kernel.shape[2], conv.kernel.shape[3]
-            self.filters = cout
-            self.conv = layers.Conv2D(
-                4 * cout, 3, padding="valid", use_bias=conv.use_bias, activation=conv.activation,
-                dtype=self.dtype_policy, name=f"{conv.name}_phases",
-            )
-            self.conv.build((None, None, None, cin))
-            weights = [subpixel_kernel(ops.convert_to_numpy(conv.kernel))]
-            if conv.use_bias:
-                weights.append(np.tile(ops.convert_to_numpy(conv.bias), 4))
-            self.conv.set_weights(weights)
-
-        def call(self, x):
-            # Edge padding by 1 (as concatenations: see ConcatReflectionPadding2D).
-            x = ops.concatenate([x[:, :1], x, x[:, -1:]], axis=1)
-            y = self.conv(ops.concatenate([x[:, :, :1], x, x[:, :, -1:]], axis=2))
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow as tf
-
-                return tf.nn.depth_to_space(y, 2)
-            b, h, w = ops.shape(y)[0], ops.shape(y)[1], ops.shape(y)[2]
-            y = ops.reshape(y, (b, h, w, 2, 2, self.filters))
-            y = ops.transpose(y, (0, 1, 3, 2, 4, 5))
-            return ops.reshape(y, (b, 2 * h, 2 * w, self.filters))
-
-    return SubPixelConv
 
 
 def space_to_depth_kernel(kernel):
@@ -235,73 +201,99 @@ def space_to_depth_kernel(kernel):
     return out
 
 
-def _space_to_depth_class():
+def _phase_conv_classes():
+    """The two layers that compute a convolution on 2x2 pixel blocks: ``(SubPixelConv,
+    SpaceToDepthConv)``. Both replace a :func:`_plain_conv` by one conv with 4x the output
+    channels (the four output phases) whose kernel is the original one rearranged, followed by
+    depth-to-space."""
     import keras
     from keras import layers, ops
 
-    class SpaceToDepthConv(layers.Layer):
-        """A stride-1 ``k x k`` convolution with few output channels (the network's 9x9 conv to
-        RGB) computed on 2x2 pixel blocks: space-to-depth, one ``(k+1)/2`` square conv with 4x
-        the input and output channels, depth-to-space. The same sums, but oneDNN's AMX kernels
-        pad the output channels to 16: with 3 of them the full-resolution 9x9 conv was the
-        network's most expensive layer (136 of 840 ms at 1024 px, full width), at a quarter of
-        the taps and 12 output channels it is ~3x cheaper (RESULTS.md, issue 12)."""
+    tensorflow = keras.backend.backend() == "tensorflow"
 
-        def __init__(self, conv, **kwargs):
+    def depth_to_space(y, channels):
+        if tensorflow:
+            import tensorflow as tf
+
+            return tf.nn.depth_to_space(y, 2)
+        b, h, w = ops.shape(y)[0], ops.shape(y)[1], ops.shape(y)[2]
+        y = ops.transpose(ops.reshape(y, (b, h, w, 2, 2, channels)), (0, 1, 3, 2, 4, 5))
+        return ops.reshape(y, (b, 2 * h, 2 * w, channels))
+
+    def space_to_depth(x):
+        if tensorflow:
+            import tensorflow as tf
+
+            return tf.nn.space_to_depth(x, 2)
+        b, h, w, c = ops.shape(x)[0], ops.shape(x)[1] // 2, ops.shape(x)[2] // 2, x.shape[-1]
+        x = ops.transpose(ops.reshape(x, (b, h, 2, w, 2, c)), (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (b, h, w, 4 * c))
+
+    class PhaseConv(layers.Layer):
+        """``conv`` rebuilt as ``self.conv``: input channels x ``in_blocks``, output channels x 4,
+        kernel ``rearrange(kernel)``, bias repeated per phase."""
+
+        def __init__(self, conv, rearrange, in_blocks, suffix, **kwargs):
             super().__init__(name=conv.name, **kwargs)
             k, _, cin, cout = conv.kernel.shape
             self.size, self.filters = k, cout
+            kernel = rearrange(ops.convert_to_numpy(conv.kernel))
             self.conv = layers.Conv2D(
-                4 * cout, (k + 1) // 2, padding="valid", use_bias=conv.use_bias, activation=conv.activation,
-                dtype=self.dtype_policy, name=f"{conv.name}_blocks",
+                4 * cout, kernel.shape[0], padding="valid", use_bias=conv.use_bias, activation=conv.activation,
+                dtype=self.dtype_policy, name=f"{conv.name}_{suffix}",
             )
-            self.conv.build((None, None, None, 4 * cin))
-            weights = [space_to_depth_kernel(ops.convert_to_numpy(conv.kernel))]
-            if conv.use_bias:
-                weights.append(np.tile(ops.convert_to_numpy(conv.bias), 4))
-            self.conv.set_weights(weights)
+            self.conv.build((None, None, None, in_blocks * cin))
+            self.conv.set_weights([kernel] + ([np.tile(ops.convert_to_numpy(conv.bias), 4)] if conv.use_bias else []))
+
+    class SubPixelConv(PhaseConv):
+        """``conv3x3(reflect_pad_1(upsample_x2(x)))`` computed as edge pad, one 3x3 convolution
+        at the low resolution with 4x the channels, then depth-to-space: the same pixels
+        without writing and padding the 4x larger upsampled map (RESULTS.md, issue 12)."""
+
+        def __init__(self, conv, **kwargs):
+            super().__init__(conv, subpixel_kernel, 1, "phases", **kwargs)
+
+        def call(self, x):
+            # Edge padding by 1 (as concatenations: see ConcatReflectionPadding2D).
+            x = ops.concatenate([x[:, :1], x, x[:, -1:]], axis=1)
+            y = self.conv(ops.concatenate([x[:, :, :1], x, x[:, :, -1:]], axis=2))
+            return depth_to_space(y, self.filters)
+
+    class SpaceToDepthConv(PhaseConv):
+        """A stride-1 ``k x k`` convolution with few output channels (the network's 9x9 conv to
+        RGB) computed on 2x2 pixel blocks: space-to-depth, one ``(k+1)/2`` square conv with 4x
+        the input and output channels, depth-to-space. The same sums, but oneDNN's AMX kernels
+        pad the output channels to 16, and with 3 of them the full-resolution 9x9 conv was the
+        network's most expensive layer (136 of 840 ms at 1024 px, full width, under load). On
+        blocks it has a quarter of the taps and 12 output channels: the slim net in bfloat16 went
+        from 276 to 255 ms at 1024 px (RESULTS.md, issue 12)."""
+
+        def __init__(self, conv, **kwargs):
+            super().__init__(conv, space_to_depth_kernel, 4, "blocks", **kwargs)
 
         def call(self, x):
             h, w = ops.shape(x)[1], ops.shape(x)[2]
             # An odd side gets one zero row/column: it only reaches output pixels cropped below.
             x = ops.pad(x, [[0, 0], [0, h % 2], [0, w % 2], [0, 0]])
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow as tf
-
-                y = tf.nn.depth_to_space(self.conv(tf.nn.space_to_depth(x, 2)), 2)
-            else:
-                b, c = ops.shape(x)[0], x.shape[-1]
-                hh, ww = ops.shape(x)[1] // 2, ops.shape(x)[2] // 2
-                x = ops.reshape(ops.transpose(ops.reshape(x, (b, hh, 2, ww, 2, c)), (0, 1, 3, 2, 4, 5)), (b, hh, ww, 4 * c))
-                y = self.conv(x)
-                yh, yw = ops.shape(y)[1], ops.shape(y)[2]
-                y = ops.reshape(ops.transpose(ops.reshape(y, (b, yh, yw, 2, 2, self.filters)), (0, 1, 3, 2, 4, 5)),
-                                (b, 2 * yh, 2 * yw, self.filters))
+            y = depth_to_space(self.conv(space_to_depth(x)), self.filters)
             return y[:, : h - self.size + 1, : w - self.size + 1]
 
         def compute_output_shape(self, shape):
             side = lambda n: None if n is None else n - self.size + 1  # noqa: E731
             return (shape[0], side(shape[1]), side(shape[2]), self.filters)
 
-    return SpaceToDepthConv
+    return SubPixelConv, SpaceToDepthConv
 
 
 def _blocked_convs(model):
     """Names of the stride-1 odd-sized (>= 5) convolutions with under 16 output channels, which
     :class:`SpaceToDepthConv` computes on 2x2 blocks (the 9x9 conv to RGB)."""
-    from keras import layers
-
     return {
         layer.name
         for layer in model.layers
-        if isinstance(layer, layers.Conv2D)
+        if _plain_conv(layer)
         and layer.kernel_size[0] == layer.kernel_size[1] >= 5
         and layer.kernel_size[0] % 2 == 1
-        and tuple(layer.strides) == (1, 1)
-        and tuple(layer.dilation_rate) == (1, 1)
-        and layer.padding == "valid"
-        and layer.groups == 1
-        and layer.data_format == "channels_last"
         and layer.filters < 16
     }
 
@@ -310,7 +302,8 @@ def inference_model(model, precision="float32"):
     """A clone of ``model`` for fast inference (see the module docstring); ``model`` is unchanged.
 
     Every layer is rebuilt from its config with copied weights, so nothing is shared with the
-    caller's model. Upsample-pad-conv chains become :class:`SubPixelConv`; on TensorFlow
+    caller's model. Upsample-pad-conv chains become ``SubPixelConv``, the 9x9 conv to RGB
+    ``SpaceToDepthConv`` (:func:`_phase_conv_classes`); on TensorFlow
     instance norms become :class:`FusedInstanceNorm`; under ``bfloat16`` every layer computes in
     bfloat16 except the float32 tanh.
     """
@@ -320,12 +313,11 @@ def inference_model(model, precision="float32"):
 
     precision = resolve_precision(precision)
     fused = _instance_norm_class() if keras.backend.backend() == "tensorflow" else None
-    subpixel = _subpixel_class()
+    subpixel, space_to_depth = _phase_conv_classes()
     padding = _padding_class()
     bfloat16 = precision == "bfloat16"
     roles = _upsample_convs(model)
     blocked = _blocked_convs(model)
-    space_to_depth = _space_to_depth_class()
 
     def clone(layer):
         # ScaledTanh is float32 by design (network.py): the tanh and the pixels stay exact.
