@@ -2,14 +2,16 @@
 
 Synthetic data already on the device, so this is the compute ceiling the real trainer
 (train.py, with its input pipeline) should approach. Prints one JSON line per setting.
-Usage: KERAS_BACKEND=jax python benchmarks/gpu_probe.py --vgg-weights W.npz --batch 8 16 32
+Usage: KERAS_BACKEND=jax python benchmarks/gpu_probe.py --vgg-weights W.npz --width 0.5 --batch 8 16 32
 """
 
 import argparse
 import json
 import os
+import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import jax  # noqa: E402
@@ -21,9 +23,9 @@ from transformnet.network import build_transform_net  # noqa: E402
 from transformnet.vgg import LossNetwork  # noqa: E402
 
 
-def probe(policy, batch, size, vgg_weights, steps):
+def probe(policy, batch, size, vgg_weights, steps, width):
     keras.mixed_precision.set_dtype_policy(policy)
-    net = build_transform_net()
+    net = build_transform_net(width=width)
     loss_net = LossNetwork(weights=vgg_weights)
     style = np.random.default_rng(0).uniform(0, 255, (1, 512, 512, 3)).astype("float32")
     loss_fn = PerceptualLoss(loss_net, PerceptualLoss.style_targets(loss_net, style))
@@ -59,7 +61,7 @@ def probe(policy, batch, size, vgg_weights, steps):
         tv, ov, loss = step(tv, ntv, ov, xs[i % 4])
     loss.block_until_ready()
     dt = time.time() - t0
-    return {"policy": policy, "batch": batch, "size": size, "images_per_s": round(steps * batch / dt, 1),
+    return {"policy": policy, "width": width, "batch": batch, "size": size, "images_per_s": round(steps * batch / dt, 1),
             "step_ms": round(1000 * dt / steps, 2), "compile_s": round(compile_s, 1), "loss": float(loss),
             "device": str(jax.devices()[0])}
 
@@ -71,7 +73,8 @@ if __name__ == "__main__":
     p.add_argument("--policy", nargs="+", default=["mixed_bfloat16", "float32"])
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--width", type=float, default=1.0, help="transform net width (0.5: the shipped slim net)")
     a = p.parse_args()
     for policy in a.policy:
         for batch in a.batch:
-            print(json.dumps(probe(policy, batch, a.size, a.vgg_weights, a.steps)), flush=True)
+            print(json.dumps(probe(policy, batch, a.size, a.vgg_weights, a.steps, a.width)), flush=True)

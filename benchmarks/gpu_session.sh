@@ -2,16 +2,18 @@
 # The exact commands of issue 8's GPU calls, one stage per argument, run from the repository root
 # on the lent machine (JAX, no Keras: the wheels come in .carry/, built by prepare_gpu_carry.py).
 #
-#   bash benchmarks/gpu_session.sh sweep probe train:starry:30 train:starry_slim:30:0.5 compare:starry
+#   bash benchmarks/gpu_session.sh probe train:starry:30 train:starry_full:30:1.0:checkpoints/styles/starry.jpg compare:starry
 #
 # Stages:
 #   sweep                        slow-path contact sheets, 5 paintings x --weights, 2 photos, 384 px
 #   probe                        gpu_probe.py: compiled step alone, synthetic data on the device
+#   rate:PRECISION:BATCH[:WIDTH] train.py's own images/s: $RATE_STEPS steps on starry, model discarded
 #   speed                        gpu_stylize_speed.py: stylizing, batch 1, 256..4096 px
 #   train:NAME:STYLE_WEIGHT[:WIDTH[:PAINTING]]
 #                                train.py on .carry/photos, mixed_bfloat16, batch $BATCH,
-#                                $STEPS steps (160,000 images at batch 16), painting
-#                                checkpoints/styles/NAME.jpg (or PAINTING's)
+#                                $STEPS steps (160,000 images at batch 16), width 0.5 (the
+#                                shipped width, README), painting checkpoints/styles/NAME.jpg
+#                                (or PAINTING's)
 #   compare:NAME                 gpu_slow_path.py compare: the model vs the slow path, 10 photos, 512 px
 # Everything worth keeping lands in $OUT (log.txt, models, JSON lines, one tar of the rest).
 set -uo pipefail
@@ -21,6 +23,9 @@ BATCH=${BATCH:-16}
 STEPS=${STEPS:-10000}
 VGG=.carry/vgg16.npz
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
+# The package is not installed there: every stage (train.py and the benchmarks) imports it from
+# this checkout.
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 # Every painting's train step is one program (the painting is an argument, steps.py): the second
 # and later train stages of a call load it from JAX's persistent cache instead of compiling.
 export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-/tmp/jax-cache}
@@ -41,15 +46,23 @@ for stage in "$@"; do
             --weights ${SWEEP_WEIGHTS:-10 30 100 300} --photos .carry/content/chicago.jpg .carry/content/corgi.jpg \
             --size ${SWEEP_SIZE:-384} --iterations ${SWEEP_ITERS:-300} --out "$OUT/extra/sweep" | tee "$OUT/extra/sweep.jsonl" ;;
     probe)
-        python3 benchmarks/gpu_probe.py --vgg-weights $VGG --policy mixed_bfloat16 --batch 16 32 --steps 30 | tee -a "$OUT/probe.jsonl"
-        python3 benchmarks/gpu_probe.py --vgg-weights $VGG --policy float32 --batch 16 --steps 20 | tee -a "$OUT/probe.jsonl" ;;
+        for width in 0.5 1.0; do
+            python3 benchmarks/gpu_probe.py --vgg-weights $VGG --width $width --policy mixed_bfloat16 --batch 16 32 --steps 30 | tee -a "$OUT/probe.jsonl"
+        done
+        python3 benchmarks/gpu_probe.py --vgg-weights $VGG --width 0.5 --policy float32 --batch 16 --steps 20 | tee -a "$OUT/probe.jsonl" ;;
+    rate)
+        precision=$name batch=$weight run=rate_${name}_${weight}_${width:-0.5}
+        python3 train.py --style checkpoints/styles/starry.jpg --name "$run" --data .carry/photos --vgg-weights $VGG \
+            --precision "$precision" --batch-size "$batch" --steps ${RATE_STEPS:-1000} --width "${width:-0.5}" \
+            --logdir "runs/$run" --output /tmp/rate --force 2>&1 | tr '\r' '\n' | grep -E "img/s|compil|error|Error" | tail -n 3
+        cp runs/"$run"/events.* "$OUT/extra/" 2>/dev/null ;;
     speed)
         timeout ${SPEED_TIMEOUT:-150} python3 benchmarks/gpu_stylize_speed.py ${MODEL:+--model $MODEL} | tee "$OUT/stylize_speed.jsonl" ;;
     train)
         painting=${painting:-checkpoints/styles/$name.jpg}
         python3 train.py --style "$painting" --name "$name" --data .carry/photos --vgg-weights $VGG \
             --precision ${PRECISION:-mixed_bfloat16} --batch-size $BATCH --steps $STEPS --style-weight "$weight" \
-            --width "${width:-1.0}" --logdir "runs/$name" --output checkpoints --force 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tee "$OUT/extra/train_$name.log" | grep -E "img/s|data:|device:|compil|exported|error|Error" | awk 'NR % 10 == 1 || /exported|error|Error|data:|device:|compil/'
+            --width "${width:-0.5}" --logdir "runs/$name" --output checkpoints --force 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tee "$OUT/extra/train_$name.log" | grep -E "img/s|data:|device:|compil|exported|error|Error" | awk 'NR % 10 == 1 || /exported|error|Error|data:|device:|compil/'
         cp "checkpoints/$name.keras" "$OUT/" && log "$name.keras $(stat -c %s checkpoints/$name.keras) bytes"
         cp runs/"$name"/events.* "$OUT/extra/" 2>/dev/null ;;
     compare)
