@@ -54,17 +54,18 @@ for stage in "$@"; do
         precision=$name batch=$weight run=rate_${name}_${weight}_${width:-0.5}
         python3 train.py --style checkpoints/styles/starry.jpg --name "$run" --data .carry/photos --vgg-weights $VGG \
             --precision "$precision" --batch-size "$batch" --steps ${RATE_STEPS:-1000} --width "${width:-0.5}" \
-            --logdir "runs/$run" --output /tmp/rate --force 2>&1 | tr '\r' '\n' | grep -E "img/s|compil|error|Error" | tail -n 3
-        cp runs/"$run"/events.* "$OUT/extra/" 2>/dev/null ;;
+            --logdir "runs/$run" --output /tmp/rate --log-every ${LOG_EVERY:-100} --force 2>&1 | tr '\r' '\n' | grep -E "img/s|compil|error|Error" | tail -n 3
+        mkdir -p "$OUT/extra/runs/$run" && cp runs/"$run"/events.* "$OUT/extra/runs/$run/" ;;
     speed)
         timeout ${SPEED_TIMEOUT:-150} python3 benchmarks/gpu_stylize_speed.py ${MODEL:+--model $MODEL} | tee "$OUT/stylize_speed.jsonl" ;;
     train)
         painting=${painting:-checkpoints/styles/$name.jpg}
         python3 train.py --style "$painting" --name "$name" --data .carry/photos --vgg-weights $VGG \
             --precision ${PRECISION:-mixed_bfloat16} --batch-size $BATCH --steps $STEPS --style-weight "$weight" \
-            --width "${width:-0.5}" --logdir "runs/$name" --output checkpoints --force 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tee "$OUT/extra/train_$name.log" | grep -E "img/s|data:|device:|compil|exported|error|Error" | awk 'NR % 10 == 1 || /exported|error|Error|data:|device:|compil/'
-        cp "checkpoints/$name.keras" "$OUT/" && log "$name.keras $(stat -c %s checkpoints/$name.keras) bytes"
-        cp runs/"$name"/events.* "$OUT/extra/" 2>/dev/null ;;
+            --width "${width:-0.5}" --logdir "runs/$name" --output checkpoints --log-every ${LOG_EVERY:-100} --force 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tee "$OUT/extra/train_$name.log" | grep -E "img/s|data:|device:|compil|exported|error|Error" | awk 'NR % 10 == 1 || /exported|error|Error|data:|device:|compil/'
+        # Only a model this stage trained comes back, never one left in checkpoints/ before it.
+        [ "${PIPESTATUS[0]}" = 0 ] && cp "checkpoints/$name.keras" "$OUT/" && log "$name.keras $(stat -c %s checkpoints/$name.keras) bytes"
+        mkdir -p "$OUT/extra/runs/$name" && cp runs/"$name"/events.* "$OUT/extra/runs/$name/" ;;
     compare)
         python3 benchmarks/gpu_slow_path.py compare --vgg-weights $VGG --model "checkpoints/$name.keras" \
             --style "checkpoints/styles/$name.jpg" --photos .carry/content/*.jpg --size 512 --json "$OUT/compare_$name.jsonl" ;;

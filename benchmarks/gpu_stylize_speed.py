@@ -11,7 +11,8 @@ after a warm-up run that pays compilation:
 - ``host_ms``: uint8 photo from host memory in, uint8 stylized photo back in host memory
   (what ``eval.py`` pays per photo, minus JPEG coding).
 
-Without ``--model`` a randomly initialised net is timed (speed does not depend on the weights).
+Without ``--model`` randomly initialised nets of each ``--width`` are timed (speed does not depend
+on the weights); with it, that model at its own width.
 """
 
 import argparse
@@ -79,9 +80,13 @@ def main():
     p.add_argument("--repeats", type=int, default=20)
     a = p.parse_args()
     device = jax.devices()[0].device_kind
+    if a.model:
+        from transformnet import model_info
+
+        a.width = [model_info(a.model)["model"]["width"]]
     for width in a.width:
         for policy in a.policy:
-            net = build(a.model if width == 1.0 else None, width, policy)
+            net = build(a.model, width, policy)
             for size in a.sizes:
                 device_ms, host_ms = measure(net, size, a.repeats if size <= 2048 else 5)
                 print(json.dumps({"device": device, "width": width, "policy": policy, "size": size,
