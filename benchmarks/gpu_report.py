@@ -11,7 +11,9 @@ files rather than from reading logs by eye:
 The trainer's images/s is the median of its logged intervals (``images_per_second`` in the
 events, one value per ``--log-every`` steps) after the first, which holds the compilation and
 the first decode of the photos; validation and checkpoint intervals are in the median too, as in
-any real run.
+any real run. Beside it, the median share of an interval the loop spent waiting for photos,
+dispatching the step and waiting for the device (``training.TIMED``): where the time goes when
+the trainer runs below the probe's ceiling.
 """
 
 import argparse
@@ -87,9 +89,12 @@ def trainer_table(folders):
         if not match:
             continue
         rates = [v for _, v in scalar_series(data, "images_per_second")][1:]
+        shares = [statistics.median([v for _, v in scalar_series(data, f"time/{what}_fraction")][1:] or [float("nan")])
+                  for what in ("input", "dispatch", "device")]
         if rates:
-            rows.append((match.group(1), len(rates), rate(statistics.median(rates)), rate(max(rates))))
-    return table(["run", "intervals", "median images/s", "best interval"], rows)
+            rows.append((match.group(1), len(rates), rate(statistics.median(rates)), rate(max(rates)),
+                         *(f"{100 * share:.0f} %" for share in shares)))
+    return table(["run", "intervals", "median images/s", "best interval", "waiting for input", "dispatching", "waiting for device"], rows)
 
 
 def models_table(folders):

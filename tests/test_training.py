@@ -115,11 +115,42 @@ def test_tensorboard_tags(trained):
         "losses/content", "losses/style", "losses/tv", "losses/total", "weighted_losses/content",
         "weighted_losses/style", "weighted_losses/tv", "style_losses/relu1_2", "style_losses/relu4_3",
         "learning_rate", "images_per_second", "data/skipped_images", "validation/total", "validation/content",
+        "time/input_fraction", "time/dispatch_fraction", "time/device_fraction",
     ]:
         assert tensorboard_reader.plugin(run, tag) == "scalars", tag
     for tag in ["images/style", "images/validation_photo_0", "images/validation_0"]:
         assert tensorboard_reader.plugin(run, tag) == "images", tag
     assert tensorboard_reader.plugin(run, "settings") == "text"
+
+
+def time_shares(logdir):
+    run = tensorboard_reader.run(logdir)
+    return {what: [v for _, v in tensorboard_reader.values(run, f"time/{what}_fraction")] for what in ("input", "dispatch", "device")}
+
+
+def test_time_shares_of_each_interval_are_fractions_of_it(trained):
+    tmp, _, _ = trained
+    shares = time_shares(tmp / "runs" / "tiny")
+    assert all(len(values) == 4 for values in shares.values()), shares  # every 5 steps
+    for interval in zip(*shares.values()):
+        assert all(0 <= share <= 1 for share in interval) and sum(interval) <= 1.0 + 1e-6, interval
+
+
+def test_a_slow_input_pipeline_shows_as_input_time(tmp_path, monkeypatch):
+    """Issue 8: the trainer itself says where its time goes. Photos that take 0.4 s each to decode
+    (and no cache, so every epoch decodes) must leave the loop waiting for input most of the time
+    once the batches read ahead during compilation are used up (the last interval)."""
+    import time
+
+    import transformnet
+    from transformnet import data
+
+    make_photos(tmp_path / "photos", corrupt=False)
+    decode = data.decode_photo
+    monkeypatch.setattr(data, "decode_photo", lambda path, size: (time.sleep(0.4), decode(path, size))[1])
+    transformnet.train(**tiny_settings(tmp_path, "slow_input", 20, cache_mb=0, val_every=100, checkpoint_every=100), log=lambda line: None)
+    shares = time_shares(tmp_path / "runs" / "slow_input")
+    assert len(shares["input"]) == 4 and shares["input"][-1] > 0.5, shares
 
 
 def test_hparams_dashboard_lists_settings_and_losses(trained):

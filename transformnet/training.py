@@ -17,6 +17,7 @@ painting resized so its longer side is ``--style-size``.
 """
 
 import collections
+import contextlib
 import datetime
 import hashlib
 import math
@@ -34,6 +35,14 @@ from .settings import TrainingError, TrainSettings, build_parser, parse_settings
 from .steps import RUN_AHEAD, JaxStepper, TensorFlowStepper, device_name, loss_names, seed_everything  # noqa: F401
 
 validate = TrainSettings.validate
+
+TIMED = ("input", "dispatch", "device")
+"""Where a logged interval's time went, as TensorBoard's ``time/<what>_fraction`` (issue 8: say
+why the trainer runs below the compute ceiling of ``benchmarks/gpu_probe.py``). ``input``: the
+loop waited for the next batch (the input pipeline is too slow: more ``--workers``);
+``dispatch``: inside the step call (on JAX only handing the step over; TensorFlow on a CPU runs
+the whole step there); ``device``: waiting for the device (run-ahead steps, the loss fetch),
+where a device-bound run spends its time. The rest: validation, checkpoints, logging."""
 
 
 def sha256_of(path):
@@ -158,6 +167,7 @@ class Run:
         self.step, self.last_checkpoint = 0, None
         self.final, self.validation = {}, {}
         self.writer = self.progress = None
+        self.timed = dict.fromkeys(TIMED, 0.0)
 
     def seconds(self):
         return self.earlier_seconds + time.time() - self.started
@@ -213,9 +223,11 @@ class Run:
             if compiling:
                 self.out("compiling the train step (once per run; a minute or more on a CPU) ...")
             while self.step < s.steps:
-                batch = next(batches)
+                with self.timing("input"):
+                    batch = next(batches)
                 begun = time.time()
-                tickets.append(stepper.step(batch))
+                with self.timing("dispatch"):
+                    tickets.append(stepper.step(batch))
                 self.step += 1
                 if compiling:  # the first call compiled the step; the bar's rate starts after it
                     compiling = False
@@ -223,8 +235,10 @@ class Run:
                     self.out(f"compiled in {time.time() - begun:.0f} s")
                     progress.start(self.step)
                     interval = (time.time(), self.step)
+                    self.timed = dict.fromkeys(TIMED, 0.0)
                 while tickets and (len(tickets) > RUN_AHEAD or stepper.ready(tickets[0])):
-                    stepper.wait(tickets.popleft())
+                    with self.timing("device"):
+                        stepper.wait(tickets.popleft())
                 progress.advance(self.step - len(tickets))
                 at_end = self.step == s.steps
                 if self.step % s.log_every == 0 or at_end:
@@ -243,12 +257,26 @@ class Run:
             progress.close()
             self.writer.close()
 
+    @contextlib.contextmanager
+    def timing(self, what):
+        """Adds the time spent inside to ``self.timed[what]`` (see ``TIMED``)."""
+        begun = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timed[what] += time.perf_counter() - begun
+
     def log(self, interval):
         """Fetches the mean losses since the last fetch (the only per-interval device->host sync),
-        stops on a non-finite one, writes them and the rate; returns the next interval's start."""
-        losses = self.stepper.mean_losses()
+        stops on a non-finite one, writes them, the rate and where the time went; returns the next
+        interval's start."""
+        with self.timing("device"):
+            losses = self.stepper.mean_losses()
         now, step = time.time(), self.step
-        rate = (step - interval[1]) * self.settings.batch_size / max(now - interval[0], 1e-9)
+        seconds = max(now - interval[0], 1e-9)
+        rate = (step - interval[1]) * self.settings.batch_size / seconds
+        shares = {f"time/{what}_fraction": value / seconds for what, value in self.timed.items()}
+        self.timed = dict.fromkeys(TIMED, 0.0)
         if not all(math.isfinite(v) for v in losses.values()):
             raise TrainingError(
                 f"non-finite loss at step {step} ({', '.join(f'{k}={v}' for k, v in losses.items() if not math.isfinite(v))}); "
@@ -256,7 +284,7 @@ class Run:
             )
         self.final = losses
         self.writer.scalars({tensorboard_tag(k): v for k, v in losses.items()}, step)
-        self.writer.scalars({"learning_rate": self.settings.lr, "images_per_second": rate, "data/skipped_images": self.data.skipped}, step)
+        self.writer.scalars({"learning_rate": self.settings.lr, "images_per_second": rate, "data/skipped_images": self.data.skipped, **shares}, step)
         self.progress.losses(
             step,
             f"loss {losses['total']:.4g} (content {losses['weighted/content']:.4g}, "
