@@ -12,19 +12,18 @@ The trainer's images/s is the median of its logged intervals (``images_per_secon
 events, one value per ``--log-every`` steps) after the first, which holds the compilation and
 the first decode of the photos; validation and checkpoint intervals are in the median too, as in
 any real run. Beside it, the median share of an interval the loop spent waiting for photos,
-dispatching the step and waiting for the device (``training.TIMED``): where the time goes when
-the trainer runs below the probe's ceiling.
+dispatching the step and waiting for the device (``training.TIMED``, read with TensorBoard's own
+event accumulator): where the time goes when the trainer runs below the probe's ceiling.
 """
 
 import argparse
 import glob
-import io
 import json
 import os
-import re
 import statistics
 import sys
 import tarfile
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("KERAS_BACKEND", "jax")  # model_info loads Keras; JAX is all this needs
@@ -39,32 +38,29 @@ def json_lines(folders, pattern):
                         yield os.path.basename(path), json.loads(line)
 
 
-def extra_members(folders):
-    """(name, bytes) of every file in each folder's extra.tar."""
-    for folder in folders:
+def extracted_runs(folders, into):
+    """{run name: folder of its events}, from each folder's extra.tar unpacked below ``into``."""
+    runs = {}
+    for i, folder in enumerate(folders):
         path = os.path.join(folder, "extra.tar")
         if os.path.exists(path):
             with tarfile.open(path) as tar:
-                for member in tar.getmembers():
-                    if member.isfile():
-                        yield member.name, tar.extractfile(member).read()
+                tar.extractall(os.path.join(into, str(i)), filter="data")
+            for events in glob.glob(os.path.join(into, str(i), "extra", "runs", "*")):
+                runs[os.path.basename(events)] = events
+    return runs
 
 
-def scalar_series(event_bytes, tag):
-    """[(step, value)] of one scalar tag in an event file's bytes."""
-    from tensorboard.compat.proto import event_pb2
+def scalars(logdir, tags):
+    """{tag: [values in step order]}, read as TensorBoard's own server reads the run."""
+    from tensorboard.backend.event_processing import plugin_event_accumulator
     from tensorboard.util import tensor_util
 
-    series, data = [], io.BytesIO(event_bytes)
-    while header := data.read(12):  # TFRecord: length (8), its CRC (4), event, its CRC (4)
-        length = int.from_bytes(header[:8], "little")
-        event = event_pb2.Event.FromString(data.read(length))
-        data.read(4)
-        for value in event.summary.value:
-            if value.tag == tag:
-                number = tensor_util.make_ndarray(value.tensor) if value.HasField("tensor") else value.simple_value
-                series.append((event.step, float(number)))
-    return series
+    accumulator = plugin_event_accumulator.EventAccumulator(logdir, size_guidance={"tensors": 0})
+    accumulator.Reload()
+    present = set(accumulator.Tags()["tensors"])
+    return {tag: [float(tensor_util.make_ndarray(e.tensor_proto)) for e in accumulator.Tensors(tag)] if tag in present else []
+            for tag in tags}
 
 
 def rate(value):
@@ -83,18 +79,17 @@ def probe_table(folders):
 
 
 def trainer_table(folders):
+    from transformnet.training import TIMED
+
     rows = []
-    for name, data in extra_members(folders):
-        match = re.match(r"extra/runs/([^/]+)/events\.", name)
-        if not match:
-            continue
-        rates = [v for _, v in scalar_series(data, "images_per_second")][1:]
-        shares = [statistics.median([v for _, v in scalar_series(data, f"time/{what}_fraction")][1:] or [float("nan")])
-                  for what in ("input", "dispatch", "device")]
-        if rates:
-            rows.append((match.group(1), len(rates), rate(statistics.median(rates)), rate(max(rates)),
-                         *(f"{100 * share:.0f} %" for share in shares)))
-    return table(["run", "intervals", "median images/s", "best interval", "waiting for input", "dispatching", "waiting for device"], rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        for run, logdir in sorted(extracted_runs(folders, tmp).items()):
+            series = scalars(logdir, ["images_per_second"] + [f"time/{what}_fraction" for what in TIMED])
+            rates = series["images_per_second"][1:]
+            shares = [statistics.median(series[f"time/{what}_fraction"][1:] or [float("nan")]) for what in TIMED]
+            if rates:
+                rows.append((run, len(rates), rate(statistics.median(rates)), rate(max(rates)), *(f"{100 * share:.0f} %" for share in shares)))
+    return table(["run", "intervals", "median images/s", "best interval", *(f"{what} %" for what in TIMED)], rows)
 
 
 def models_table(folders):

@@ -35,6 +35,17 @@ if ! python3 -c "import keras" 2>/dev/null; then
 fi
 start=$(date +%s)
 log() { echo "[$(( $(date +%s) - start )) s] $*"; }
+# train_py RUN PAINTING STYLE_WEIGHT WIDTH PRECISION BATCH STEPS OUTPUT: train.py on .carry/photos,
+# its console on stdout as it comes (one line per bar update) and whole in $OUT/extra/train_RUN.log,
+# its events in $OUT/extra/runs/RUN/; the status is train.py's own.
+train_py() {
+    python3 train.py --name "$1" --style "$2" --style-weight "$3" --width "$4" --precision "$5" --batch-size "$6" \
+        --steps "$7" --output "$8" --data .carry/photos --vgg-weights $VGG --logdir "runs/$1" \
+        --log-every ${LOG_EVERY:-100} --force 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tee "$OUT/extra/train_$1.log"
+    local status=${PIPESTATUS[0]}
+    mkdir -p "$OUT/extra/runs/$1" && cp runs/"$1"/events.* "$OUT/extra/runs/$1/" 2>/dev/null
+    return "$status"
+}
 log "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null) $(nproc) cores; python3 -c: $(python3 -c 'import jax, keras; print("jax", jax.__version__, "keras", keras.__version__, jax.devices())')"
 
 for stage in "$@"; do
@@ -51,21 +62,17 @@ for stage in "$@"; do
         done
         python3 benchmarks/gpu_probe.py --vgg-weights $VGG --width 0.5 --policy float32 --batch 16 --steps 20 | tee -a "$OUT/probe.jsonl" ;;
     rate)
-        precision=$name batch=$weight run=rate_${name}_${weight}_${width:-0.5}
-        python3 train.py --style checkpoints/styles/starry.jpg --name "$run" --data .carry/photos --vgg-weights $VGG \
-            --precision "$precision" --batch-size "$batch" --steps ${RATE_STEPS:-1000} --width "${width:-0.5}" \
-            --logdir "runs/$run" --output /tmp/rate --log-every ${LOG_EVERY:-100} --force 2>&1 | tr '\r' '\n' | grep -E "img/s|compil|error|Error" | tail -n 3
-        mkdir -p "$OUT/extra/runs/$run" && cp runs/"$run"/events.* "$OUT/extra/runs/$run/" ;;
+        run=rate_${name}_${weight}_${width:-0.5}
+        train_py "$run" checkpoints/styles/starry.jpg 30 "${width:-0.5}" "$name" "$weight" ${RATE_STEPS:-1000} /tmp/rate |
+            grep -E "img/s|compil|error|Error" | tail -n 3 ;;
     speed)
         timeout ${SPEED_TIMEOUT:-150} python3 benchmarks/gpu_stylize_speed.py ${MODEL:+--model $MODEL} | tee "$OUT/stylize_speed.jsonl" ;;
     train)
-        painting=${painting:-checkpoints/styles/$name.jpg}
-        python3 train.py --style "$painting" --name "$name" --data .carry/photos --vgg-weights $VGG \
-            --precision ${PRECISION:-mixed_bfloat16} --batch-size $BATCH --steps $STEPS --style-weight "$weight" \
-            --width "${width:-0.5}" --logdir "runs/$name" --output checkpoints --log-every ${LOG_EVERY:-100} --force 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tee "$OUT/extra/train_$name.log" | grep -E "img/s|data:|device:|compil|exported|error|Error" | awk 'NR % 10 == 1 || /exported|error|Error|data:|device:|compil/'
+        train_py "$name" "${painting:-checkpoints/styles/$name.jpg}" "$weight" "${width:-0.5}" ${PRECISION:-mixed_bfloat16} $BATCH $STEPS checkpoints |
+            grep -E "img/s|data:|device:|compil|exported|error|Error" | awk 'NR % 10 == 1 || /exported|error|Error|data:|device:|compil/'
+        status=${PIPESTATUS[0]}
         # Only a model this stage trained comes back, never one left in checkpoints/ before it.
-        [ "${PIPESTATUS[0]}" = 0 ] && cp "checkpoints/$name.keras" "$OUT/" && log "$name.keras $(stat -c %s checkpoints/$name.keras) bytes"
-        mkdir -p "$OUT/extra/runs/$name" && cp runs/"$name"/events.* "$OUT/extra/runs/$name/" ;;
+        [ "$status" = 0 ] && cp "checkpoints/$name.keras" "$OUT/" && log "$name.keras $(stat -c %s checkpoints/$name.keras) bytes" ;;
     compare)
         python3 benchmarks/gpu_slow_path.py compare --vgg-weights $VGG --model "checkpoints/$name.keras" \
             --style "checkpoints/styles/$name.jpg" --photos .carry/content/*.jpg --size 512 --json "$OUT/compare_$name.jsonl" ;;

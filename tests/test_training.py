@@ -124,8 +124,10 @@ def test_tensorboard_tags(trained):
 
 
 def time_shares(logdir):
+    from transformnet.training import TIMED
+
     run = tensorboard_reader.run(logdir)
-    return {what: [v for _, v in tensorboard_reader.values(run, f"time/{what}_fraction")] for what in ("input", "dispatch", "device")}
+    return {what: [v for _, v in tensorboard_reader.values(run, f"time/{what}_fraction")] for what in TIMED}
 
 
 def test_time_shares_of_each_interval_are_fractions_of_it(trained):
