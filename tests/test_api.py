@@ -58,6 +58,24 @@ def test_models_by_name_or_path(checkpoints, model):
     assert info["model"]["parameters"] == model.count_params() and info["model"]["width"] == 0.25
 
 
+def test_a_painting_without_its_model_says_how_to_use_it(tmp_path):
+    """A planned model whose painting ships but which is not trained yet (README) says how to
+    train it and how to stylize with that painting now; other names still list what exists."""
+    from transformnet.fast import resolve_model
+
+    (tmp_path / "styles").mkdir()
+    (tmp_path / "styles" / "starry.jpg").write_bytes(b"not read")
+    with pytest.raises(ModelError) as error:
+        resolve_model("starry", tmp_path)
+    message = str(error.value)
+    assert "\n" not in message and "no trained model yet" in message
+    painting = str(tmp_path / "styles" / "starry.jpg")
+    assert f"train.py --style {painting} --name starry" in message
+    assert f"eval.py --style {painting} --image" in message
+    with pytest.raises(ModelError, match="wave: unknown model; available in .*: none"):
+        resolve_model("wave", tmp_path)
+
+
 def test_array_in_array_out_is_the_network_output(model, photo):
     out = tn.stylize(model, photo, precision="float32")  # the exact path
     assert out.dtype == np.uint8 and out.shape == photo.shape
