@@ -39,6 +39,9 @@ log() { echo "[$(( $(date +%s) - start )) s] $*"; }
 # its console on stdout as it comes (one line per bar update) and whole in $OUT/extra/train_RUN.log,
 # its events in $OUT/extra/runs/RUN/; the status is train.py's own.
 train_py() {
+    # runs/RUN is this stage's scratch (its events come back in $OUT): a stage repeated on a warm
+    # machine, whose ignored files outlive a call, starts afresh instead of refusing the old run.
+    rm -rf "runs/$1"
     python3 train.py --name "$1" --style "$2" --style-weight "$3" --width "$4" --precision "$5" --batch-size "$6" \
         --steps "$7" --output "$8" --data .carry/photos --vgg-weights $VGG --logdir "runs/$1" \
         --log-every ${LOG_EVERY:-100} --force 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tee "$OUT/extra/train_$1.log"
