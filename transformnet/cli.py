@@ -294,40 +294,11 @@ def run_info(args):
 
 
 def run_slow(args):
-    from . import checks
-
-    if len(args.image) != 1:
-        raise CLIError("the slow path (--style) takes exactly one --image")
-    checks.at_least("--iterations", args.iterations, 1)
-    checks.at_least("--size", args.size, config.VGG_MIN_SIDE)
-    if args.style_size is not None:
-        checks.at_least("--style-size", args.style_size, config.VGG_MIN_SIDE)
-    checks.positive("--learning-rate", args.learning_rate)
-    for flag, value in (("--content-weight", args.content_weight), ("--style-weight", args.style_weight), ("--tv-weight", args.tv_weight)):
-        checks.weight(flag, value)
-    checks.vgg_weights(args.vgg_weights)
-    photo_path = args.image[0]
-    style_stem = _stem(args.style)
-    (output,) = plan_outputs(
-        [photo_path],
-        args.output,
-        lambda path: f"{_stem(path)}_{style_stem}_gatys{config.OUTPUT_SUFFIX}",
-        protected=[args.style],
-        force=args.force,
-    )
-    if args.loss_log:
-        _plan_extra_output(args.loss_log, [photo_path, args.style, output], args.force)
-    painting = load_image(args.style)
-    photo = resize_to_max_side(load_image(photo_path), args.size)
-    painting = resize_to_max_side(painting, args.style_size or args.size)
-    # VGG16 pools three times before relu4_3: smaller images leave no feature map to compare.
-    for path, array in ((photo_path, photo), (args.style, painting)):
-        if min(array.shape[:2]) < config.VGG_MIN_SIDE:
-            raise CLIError(
-                f"{path}: {array.shape[1]}x{array.shape[0]} pixels (after scaling) is too small "
-                f"for the slow path; need at least {config.VGG_MIN_SIDE} pixels on the shorter side"
-            )
-
+    """The slow path: every flag, input and output checked first (one line each), then the
+    optimisation, the image and the optional loss log."""
+    _check_slow_flags(args)
+    output = _plan_slow_outputs(args)
+    photo, painting = _load_slow_images(args)
     load_keras()
     from tqdm import tqdm
 
@@ -380,6 +351,53 @@ def run_slow(args):
         flush=True,
     )
     return EXIT_OK
+
+
+def _check_slow_flags(args):
+    from . import checks
+
+    if len(args.image) != 1:
+        raise CLIError("the slow path (--style) takes exactly one --image")
+    checks.at_least("--iterations", args.iterations, 1)
+    checks.at_least("--size", args.size, config.VGG_MIN_SIDE)
+    if args.style_size is not None:
+        checks.at_least("--style-size", args.style_size, config.VGG_MIN_SIDE)
+    checks.positive("--learning-rate", args.learning_rate)
+    for flag, value in (("--content-weight", args.content_weight), ("--style-weight", args.style_weight), ("--tv-weight", args.tv_weight)):
+        checks.weight(flag, value)
+    checks.vgg_weights(args.vgg_weights)
+
+
+def _plan_slow_outputs(args):
+    """The image's path (``<photo>_<painting>_gatys.jpg`` by default); the loss log checked too."""
+    photo_path = args.image[0]
+    style_stem = _stem(args.style)
+    (output,) = plan_outputs(
+        [photo_path],
+        args.output,
+        lambda path: f"{_stem(path)}_{style_stem}_gatys{config.OUTPUT_SUFFIX}",
+        protected=[args.style],
+        force=args.force,
+    )
+    if args.loss_log:
+        _plan_extra_output(args.loss_log, [photo_path, args.style, output], args.force)
+    return output
+
+
+def _load_slow_images(args):
+    """The photo at ``--size`` and the painting at ``--style-size`` (longer sides), both large
+    enough for VGG16, which pools three times before relu4_3: smaller images leave no feature
+    map to compare."""
+    painting = load_image(args.style)
+    photo = resize_to_max_side(load_image(args.image[0]), args.size)
+    painting = resize_to_max_side(painting, args.style_size or args.size)
+    for path, array in ((args.image[0], photo), (args.style, painting)):
+        if min(array.shape[:2]) < config.VGG_MIN_SIDE:
+            raise CLIError(
+                f"{path}: {array.shape[1]}x{array.shape[0]} pixels (after scaling) is too small "
+                f"for the slow path; need at least {config.VGG_MIN_SIDE} pixels on the shorter side"
+            )
+    return photo, painting
 
 
 def _plan_extra_output(path, taken, force):
