@@ -43,13 +43,13 @@ def main():
     p.add_argument("--output", default=os.path.join(root, "docs", "gallery.jpg"))
     a = p.parse_args()
 
-    from transformnet.fast import load_transform_model, stylize_array
+    from transformnet.fast import load_transform_model, shipped_painting, stylize_array
     from transformnet.images import load_image, resize_longer_side, save_image
 
     photos = [resize_longer_side(load_image(path), a.size) for path in a.photos]
     rows = [[Image.new("RGB", (a.cell, a.cell), "white")]]
     for name in a.models:
-        rows[0].append(fit(load_image(os.path.join(a.checkpoints, "styles", name + ".jpg")), a.cell))
+        rows[0].append(fit(load_image(shipped_painting(name, a.checkpoints)), a.cell))
     for photo in photos:
         rows.append([fit(photo, a.cell)])
     for name in a.models:

@@ -81,24 +81,29 @@ def resolve_model(spec, checkpoint_dir=None):
         raise ModelError(f"{error}; or give a path to a {MODEL_SUFFIX} file") from None
     path = os.path.join(checkpoint_dir, spec + MODEL_SUFFIX)
     if not os.path.isfile(path):
-        raise ModelError(_missing_model(spec, checkpoint_dir))
+        raise ModelError(_missing_model(spec, path, checkpoint_dir))
     root = os.path.realpath(checkpoint_dir)
     if os.path.commonpath([root, os.path.realpath(path)]) != root:
         raise ModelError(f"{spec}: {path} links outside {checkpoint_dir}/; refusing to load it")
     return path, spec
 
 
-def _missing_model(spec, checkpoint_dir):
-    """The one-line error for a model name with no file: what to do instead.
+def shipped_painting(name, checkpoint_dir):
+    """``CHECKPOINT_DIR/styles/NAME.jpg``: where a named model's painting is committed (issue 8)."""
+    return os.path.join(checkpoint_dir, "styles", name + ".jpg")
 
-    A name whose painting is already in ``CHECKPOINT_DIR/styles/`` (a planned model that has not
+
+def _missing_model(spec, path, checkpoint_dir):
+    """The one-line error for a model name whose file ``path`` is missing: what to do instead.
+
+    A name whose painting is already committed (``shipped_painting``: a planned model that has not
     been trained yet, README) gets the two ways to use that painting now; any other name gets the
     list of models that exist.
     """
-    painting = os.path.join(checkpoint_dir, "styles", spec + ".jpg")
+    painting = shipped_painting(spec, checkpoint_dir)
     if os.path.isfile(painting):
         return (
-            f"{spec}: no trained model yet ({checkpoint_dir}/{spec}{MODEL_SUFFIX} is missing); train it with "
+            f"{spec}: no trained model yet ({path} is missing); train it with "
             f"python train.py --style {painting} --name {spec} --data DIR, or stylize without training: "
             f"python eval.py --style {painting} --image PHOTO"
         )
