@@ -1,6 +1,7 @@
 """Outputs that cannot be written (issue 9): found before the work where possible, otherwise one
 line naming the file, no temporary file left, an existing file untouched."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, file_size_limit, unwritable_folder
-from transformnet.files import WriteError, check_writable
+from transformnet.files import WriteError, check_writable, read_problem
 from transformnet.images import ImageError, output_format
 
 
@@ -35,6 +36,54 @@ def test_places_that_cannot_hold_a_file_are_refused_up_front(tmp_path):
         check_writable(tmp_path / ("y" * 250 + "_starry.jpg"))  # a long photo name plus the suffix
     check_writable(tmp_path / "new" / "deeper" / "out.jpg")  # folders that do not exist yet are fine
     assert not (tmp_path / "new").exists()
+
+
+def test_inputs_that_cannot_be_read_are_named_for_what_they_are(tmp_path):
+    good = tmp_path / "photo.jpg"
+    good.write_bytes(b"x")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "folder.jpg").mkdir()
+    (tmp_path / "dangling.jpg").symlink_to(tmp_path / "gone.jpg")
+    os.mkfifo(tmp_path / "pipe.jpg")  # opening it would block: refused before open
+    assert read_problem(good) is None
+    expected = {
+        "missing.jpg": "no such file",
+        "empty.jpg": "empty file (0 bytes)",
+        "folder.jpg": "is a folder, not a file",
+        "dangling.jpg": f"broken link (to {tmp_path / 'gone.jpg'})",
+        "pipe.jpg": "not a regular file",
+    }
+    assert {name: read_problem(tmp_path / name) for name in expected} == expected
+
+
+def _readers():
+    """Every function that opens an input file the user names, with the error it raises."""
+    from transformnet import checks, fast, images, settings, video, vgg
+
+    return {
+        "photo or painting": (images.load_image, images.ImageError),
+        "image size probe": (images.probe_image, images.ImageError),
+        "video": (video.probe, video.VideoError),
+        "model path": (fast.resolve_model, fast.ModelError),
+        "model file": (fast.load_transform_model, fast.ModelError),
+        "--vgg-weights flag": (checks.vgg_weights, checks.FlagError),
+        "VGG16 weights": (functools.partial(vgg._load_weights, None), vgg.WeightsError),
+        "--config": (settings.read_settings_file, settings.TrainingError),
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(_readers()))
+def test_every_input_reader_says_what_is_wrong_with_the_file(tmp_path, kind):
+    """One rule (files.read_problem) for every input: a folder where a file should be reads as a
+    folder, not as "not a Keras model file" or "weights file not found"."""
+    read, error_type = _readers()[kind]
+    for name, words in (("folder.keras", "is a folder, not a file"), ("missing.keras", "no such file")):
+        path = tmp_path / name
+        if name.startswith("folder"):
+            path.mkdir(exist_ok=True)
+        with pytest.raises(error_type) as info:
+            read(str(path))
+        assert str(info.value).startswith(f"{path}: ") and words in str(info.value), str(info.value)
 
 
 def test_unwritable_folder_is_refused_up_front(tmp_path):

@@ -22,7 +22,7 @@ def good(tmp_path_factory):
     "case,words",
     [
         ("missing", "no such file"),
-        ("directory", "directory"),
+        ("directory", "is a folder"),
         ("zero_byte", "empty"),
         ("text", "not an image"),
         ("truncated", "truncated"),

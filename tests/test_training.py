@@ -7,9 +7,9 @@ Needs ../shared (VGG16 fp16 weights, photos, styles); skipped with a reason when
 
 import json
 import os
-import shutil
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -400,7 +400,7 @@ BAD_FLAGS = [
     ({"seed": -1}, "--seed must be"),
     ({"workers": -2}, "--workers must be"),
     ({"validation_photos": -1}, "--validation-photos must be"),
-    ({"vgg_weights": "/no/such/vgg.npz"}, "/no/such/vgg.npz: VGG16 weights file not found"),
+    ({"vgg_weights": "/no/such/vgg.npz"}, "/no/such/vgg.npz: VGG16 weights: no such file"),
     ({"data": "/no/such/folder"}, "/no/such/folder: not a folder of photos"),
 ]
 
@@ -449,7 +449,7 @@ def test_train_and_eval_accept_the_same_model_names(name, tmp_path):
         assert str(error).startswith(f"--name {name}: "), error
         trainer = False
     try:
-        (tmp_path / f"{name}.keras").write_bytes(b"")
+        zipfile.ZipFile(tmp_path / f"{name}.keras", "w").close()  # an empty zip passes the archive check
     except OSError:
         pass
     try:

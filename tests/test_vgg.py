@@ -56,7 +56,7 @@ def test_block5_from_block4_only_file_is_refused(npz_weights):
 
 
 def test_bad_weights_and_layers_are_clear_errors(tmp_path):
-    with pytest.raises(WeightsError, match="not found"):
+    with pytest.raises(WeightsError, match="missing.npz: VGG16 weights: no such file"):
         LossNetwork(weights=str(tmp_path / "missing.npz"))
     bad = tmp_path / "bad.weights.h5"
     bad.write_text("not hdf5")

@@ -51,10 +51,9 @@ def model_info(name_or_path, checkpoints=None):
     """What ``eval.py --info --json`` prints, as a dict: ``file``, ``size_bytes``, ``keras`` (its
     version, date saved), ``training`` (painting and sha256, every setting, budget, losses,
     hardware, time) and ``model`` (parameters, width, layers)."""
-    from .fast import check_archive, model_info as info, resolve_model
+    from .fast import model_info as info, resolve_model
 
     path, _ = resolve_model(os.fspath(name_or_path), checkpoints)
-    check_archive(path)
     return info(path)
 
 

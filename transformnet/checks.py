@@ -6,10 +6,10 @@ check raises :class:`FlagError`, whose ``str()`` is one line naming the flag or 
 """
 
 import math
-import os
 import re
 
 from . import config
+from .files import read_problem
 
 MODEL_SUFFIX = ".keras"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -64,8 +64,9 @@ def vgg_weights(spec):
     """``imagenet`` (downloaded on first use) or an existing .weights.h5/.npz file."""
     if spec == "imagenet":
         return
-    if not os.path.isfile(spec):
-        raise FlagError(f"{spec}: VGG16 weights file not found (--vgg-weights, or $TRANSFORMNET_VGG_WEIGHTS)")
+    problem = read_problem(spec)
+    if problem:
+        raise FlagError(f"{spec}: VGG16 weights: {problem} (--vgg-weights, or $TRANSFORMNET_VGG_WEIGHTS)")
     if not spec.endswith((".h5", ".npz")):
         raise FlagError(f"{spec}: VGG16 weights must be a Keras .weights.h5 or an .npz file")
 

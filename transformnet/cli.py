@@ -23,7 +23,7 @@ from dataclasses import asdict
 
 from . import config
 from .checks import FlagError
-from .fast import ModelError, check_archive, default_checkpoint_dir, resolve_model
+from .fast import ModelError, default_checkpoint_dir, resolve_model
 from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
 from .images import ImageError, load_image, output_format, probe_image, resize_to_max_side
 from .pipeline import expand_images
@@ -120,7 +120,6 @@ def run_fast(args):
     if args.export is not None:
         return run_export(args)
     model_path, model_name = resolve_model(args.model, args.checkpoints)
-    check_archive(model_path)
     options = _options(args)
     images, problems = expand_images(args.image)
     good = []
@@ -219,7 +218,6 @@ def run_video(args):
     from .video import VideoError, probe, stylize_video
 
     model_path, model_name = resolve_model(args.model, args.checkpoints)
-    check_archive(model_path)
     options = _options(args)
     source = args.video
     try:
@@ -260,7 +258,6 @@ def run_export(args):
         require_exporter(args.format, export_path(args.export, model_name, args.format))
     except ExportError as error:
         raise CLIError(str(error)) from None
-    check_archive(model_path)
     load_keras()
     from .fast import load_transform_model
 
@@ -275,7 +272,6 @@ def run_export(args):
 
 def run_info(args):
     model_path, _ = resolve_model(args.info, args.checkpoints)
-    check_archive(model_path)
     load_keras()
     from .fast import model_info
     from .info import describe

@@ -13,6 +13,7 @@ import zipfile
 
 from . import checks, config
 from .checks import MODEL_SUFFIX
+from .files import read_problem
 
 
 class ModelError(ValueError):
@@ -61,7 +62,7 @@ def looks_like_path(spec):
 def resolve_model(spec, checkpoint_dir=None):
     """Returns ``(path, name)`` for ``--model spec``, or raises ``ModelError``.
 
-    A path must end in ``.keras`` and be an existing file. A name must match
+    A path must end in ``.keras`` and be a readable zip (``check_archive``). A name must match
     ``checks.model_name`` (train.py's rule) and resolve (after following links) to a file inside the checkpoints
     folder; an unknown name's error lists the models that exist.
     """
@@ -69,10 +70,7 @@ def resolve_model(spec, checkpoint_dir=None):
     if looks_like_path(spec):
         if not spec.endswith(MODEL_SUFFIX):
             raise ModelError(f"{spec}: a model path must end in {MODEL_SUFFIX}")
-        if not os.path.exists(spec):
-            raise ModelError(f"{spec}: no such model file")
-        if not os.path.isfile(spec):
-            raise ModelError(f"{spec}: not a file")
+        check_archive(spec)
         name = os.path.basename(spec)[: -len(MODEL_SUFFIX)]
         return spec, name
     try:
@@ -80,11 +78,12 @@ def resolve_model(spec, checkpoint_dir=None):
     except checks.FlagError as error:
         raise ModelError(f"{error}; or give a path to a {MODEL_SUFFIX} file") from None
     path = os.path.join(checkpoint_dir, spec + MODEL_SUFFIX)
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise ModelError(_missing_model(spec, path, checkpoint_dir))
     root = os.path.realpath(checkpoint_dir)
     if os.path.commonpath([root, os.path.realpath(path)]) != root:
         raise ModelError(f"{spec}: {path} links outside {checkpoint_dir}/; refusing to load it")
+    check_archive(path)
     return path, spec
 
 
@@ -114,11 +113,10 @@ def _missing_model(spec, path, checkpoint_dir):
 
 def check_archive(path):
     """Cheap check (no Keras import) that ``path`` is a readable zip, as every .keras file is."""
-    try:
-        ok = zipfile.is_zipfile(path)
-    except OSError as error:
-        raise ModelError(f"{path}: cannot read model file ({error.strerror or error})") from None
-    if not ok:
+    problem = read_problem(path)
+    if problem:
+        raise ModelError(f"{path}: {problem}")
+    if not zipfile.is_zipfile(path):
         raise ModelError(f"{path}: not a Keras model file (not a .keras zip archive)")
 
 

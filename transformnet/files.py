@@ -1,4 +1,9 @@
-"""Writing output files safely: checks before the work, atomic writes, one-line failures.
+"""Reading and writing files safely: checks before the work, atomic writes, one-line failures.
+
+Every input file (photos, paintings, videos, models, VGG16 weights, ``--config`` files) is checked
+by :func:`read_problem` before it is opened, so a missing file, a folder, a broken link or an
+unreadable file is named as what it is whichever command reads it (a model path that is a folder
+used to read "not a Keras model file", because ``zipfile.is_zipfile`` swallows the error).
 
 Every file transformnet writes (stylized photos, videos, exported models, training checkpoints,
 loss logs) goes through :func:`atomic_write`, so one rule covers them all:
@@ -37,6 +42,32 @@ def describe(error):
         return os.strerror(error.errno)
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0][:160]}" if text else type(error).__name__
+
+
+def read_problem(path):
+    """Why ``path`` cannot be read as an input file, in a few words, or None when it can.
+
+    Checked in the order that names the real cause: a FIFO or device is refused before ``open``
+    (opening a FIFO would block); permissions are tried with ``open`` itself (``os.access``
+    answers yes to root even on an unreadable network mount).
+    """
+    path = os.fspath(path)
+    if not os.path.lexists(path):
+        return "no such file"
+    if not os.path.exists(path):
+        return f"broken link (to {os.readlink(path)})"
+    if os.path.isdir(path):
+        return "is a folder, not a file"
+    if not os.path.isfile(path):
+        return "not a regular file"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        return f"cannot be read ({describe(error)})"
+    if os.path.getsize(path) == 0:
+        return "empty file (0 bytes)"
+    return None
 
 
 def check_writable(path):

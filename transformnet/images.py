@@ -35,7 +35,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from .files import atomic_write
+from .files import atomic_write, read_problem
 
 EXIF_ORIENTATION = 0x0112
 
@@ -123,14 +123,9 @@ def to_srgb(image, path):
 
 
 def _check_file(path):
-    if not os.path.exists(path):
-        raise ImageError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise ImageError(f"{path}: is a directory, not an image file")
-    if not os.path.isfile(path):
-        raise ImageError(f"{path}: not a regular file")
-    if os.path.getsize(path) == 0:
-        raise ImageError(f"{path}: empty file (0 bytes)")
+    problem = read_problem(path)
+    if problem:
+        raise ImageError(f"{path}: {problem}")
 
 
 def _check_size(path, width, height):

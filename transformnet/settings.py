@@ -17,6 +17,7 @@ import json
 import os
 
 from . import checks, config
+from .files import read_problem
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 INVOCATION = ("resume", "force", "devices", "coordinator", "num_processes", "process_id")
@@ -195,8 +196,9 @@ def add_distribution_flags(p):
 
 def read_settings_file(path):
     """The saved settings (a dict) in a ``.keras`` model, a checkpoint ``.npz`` or a ``.json`` file."""
-    if not os.path.isfile(path):
-        raise TrainingError(f"{path}: --config file not found")
+    problem = read_problem(path)
+    if problem:
+        raise TrainingError(f"{path}: --config file: {problem}")
     if path.endswith(".keras"):
         from .model_file import read_model_metadata
 

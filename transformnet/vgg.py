@@ -16,6 +16,7 @@ import numpy as np
 from keras import ops
 
 from . import config
+from .files import read_problem
 
 # relu names of the paper -> Keras VGG16 layer names (Keras convs carry their ReLU).
 LAYER_NAMES = {
@@ -48,8 +49,9 @@ def _load_weights(vgg, weights):
         vgg.set_weights(trained.get_weights())
         return set()
     path = os.fspath(weights)
-    if not os.path.isfile(path):
-        raise WeightsError(f"{path}: VGG16 weights file not found")
+    problem = read_problem(path)
+    if problem:
+        raise WeightsError(f"{path}: VGG16 weights: {problem}")
     if path.endswith(".npz"):
         missing = set()
         try:

@@ -18,7 +18,7 @@ import subprocess
 
 import numpy as np
 
-from .files import WriteError, atomic_write
+from .files import WriteError, atomic_write, read_problem
 
 QUALITY = 8
 """imageio-ffmpeg's 0..10 quality scale (libx264 CRF ~ 18): visually lossless for stylized
@@ -46,10 +46,9 @@ def probe(path):
     """Returns imageio-ffmpeg's metadata (fps, size, duration, codec, audio_codec) of ``path``."""
     path = os.fspath(path)
     imageio_ffmpeg = _imageio_ffmpeg(path)
-    if not os.path.exists(path):
-        raise VideoError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise VideoError(f"{path}: is a directory, not a video file")
+    problem = read_problem(path)
+    if problem:
+        raise VideoError(f"{path}: {problem}")
     try:
         reader = imageio_ffmpeg.read_frames(path)
         meta = next(reader)
