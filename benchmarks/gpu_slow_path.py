@@ -5,7 +5,7 @@ painting and style weight, optimise a few photos and write one contact sheet per
 (rows: weights, columns: photos) to look at.
 
     KERAS_BACKEND=jax python benchmarks/gpu_slow_path.py sweep --styles a.jpg b.jpg \
-        --weights 3e5 1e6 3e6 --photos p1.jpg p2.jpg --size 384 --out sheets/
+        --weights 10 30 100 --photos p1.jpg p2.jpg --size 384 --out sheets/
 
 ``compare``: a trained fast model's loss beside the slow path's after 50, 100 and 300 Adam
 iterations, on the same photos with the same losses and weights (the model's metadata). Prints
@@ -165,7 +165,7 @@ def main():
     p.add_argument("--size", type=int, default=512, help="photos' longer side")
     p.add_argument("--vgg-weights", default=config.VGG_WEIGHTS)
     p.add_argument("--styles", nargs="+", help="sweep: paintings")
-    p.add_argument("--weights", type=float, nargs="+", default=[3e5, 1e6, 3e6], help="sweep: style weights")
+    p.add_argument("--weights", type=float, nargs="+", default=[10.0, 30.0, 100.0], help="sweep: style weights")
     p.add_argument("--content-weight", type=float, default=config.CONTENT_WEIGHT)
     p.add_argument("--tv-weight", type=float, default=config.TV_WEIGHT)
     p.add_argument("--style-size", type=int, default=config.STYLE_SIZE)

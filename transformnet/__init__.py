@@ -96,7 +96,7 @@ def train(style, data, name, *, log=print, **settings):
     """Trains a transform net for the painting ``style`` on the photos ``data`` and exports it.
 
     ``data``: a folder of photos (JPEG/PNG, recursive) or ``"tfds:coco/2017"``. ``settings``:
-    any ``train.py`` flag with ``_`` for ``-``: ``steps=2000, style_weight=1e6, batch_size=4,
+    any ``train.py`` flag with ``_`` for ``-``: ``steps=2000, style_weight=10, batch_size=4,
     width=0.5, output="checkpoints", logdir="runs/NAME", resume=True, force=True, ...``; the
     defaults and their reasons are in ``transformnet/config.py``. ``log`` receives each status
     line. Returns ``(path, metadata)``: the exported ``OUTPUT/NAME.keras`` and what it stores
