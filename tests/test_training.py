@@ -231,6 +231,28 @@ def test_config_reproduces_settings_and_refuses_to_overwrite(trained, capsys):
     assert "exists; use --force" in capsys.readouterr().err
 
 
+def test_config_file_keys_and_values_are_checked_naming_the_file(tmp_path):
+    """A typo in a hand-written --config file is an error, not a silently dropped setting; a
+    value its flag refuses names the file, not a flag the user never typed (argparse's usage)."""
+    from transformnet.training import TrainingError, parse_settings
+
+    def config(document):
+        path = tmp_path / "settings.json"
+        path.write_text(json.dumps(document))
+        return ["--config", str(path), "--style", STYLE, "--name", "x", "--data", PHOTOS]
+
+    assert parse_settings(config({"steps": "7", "style_weight": 10})).steps == 7
+    assert parse_settings(config({"settings": {"width": 0.5}})).width == 0.5
+    for document, words in (
+        ({"style_wieght": 10}, "unknown setting 'style_wieght'"),
+        ({"steps": "many"}, "steps: 'many' is not a valid --steps value"),
+        ({"resume": True}, "give --resume on the command line"),
+    ):
+        with pytest.raises(TrainingError) as info:
+            parse_settings(config(document))
+        assert str(info.value).startswith(f"{tmp_path / 'settings.json'}: ") and words in str(info.value)
+
+
 def test_resume_gives_the_same_weights(tmp_path):
     from transformnet.checkpoints import load_checkpoint
 

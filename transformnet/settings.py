@@ -225,6 +225,33 @@ def read_settings_file(path):
     return settings
 
 
+def _saved_defaults(parser, path):
+    """``--config FILE``'s settings as ``parser``'s defaults, each read as its flag would be.
+
+    A key that is no setting (a typo such as ``style_wieght``, or an ``INVOCATION`` field) and a
+    text value its flag's type refuses are one line naming the file: silently dropping the first
+    would train with a default the user did not want, and argparse would report the second as a
+    usage error of a flag the user never typed.
+    """
+    saved = read_settings_file(path)
+    actions = {action.dest: action for action in parser._actions}
+    known = set(TrainSettings.fields()) - set(INVOCATION)
+    defaults = {}
+    for key, value in saved.items():
+        if key in INVOCATION:
+            raise TrainingError(f"{path}: {key!r} says how one run is started, not what it trains; give {_flag(key)} on the command line")
+        if key not in known:
+            raise TrainingError(f"{path}: unknown setting {key!r} (settings are train.py's flags with _ for -, e.g. style_weight)")
+        convert = actions[key].type
+        if isinstance(value, str) and convert is not None:
+            try:
+                value = convert(value)
+            except (ValueError, TypeError, argparse.ArgumentTypeError):
+                raise TrainingError(f"{path}: {key}: {value!r} is not a valid {_flag(key)} value") from None
+        defaults[key] = value
+    return defaults
+
+
 def parse_settings(argv=None):
     """Command line -> ``TrainSettings``. With ``--config FILE`` its saved settings become the defaults."""
     parser = build_parser()
@@ -232,9 +259,8 @@ def parse_settings(argv=None):
     pre.add_argument("--config")
     first, _ = pre.parse_known_args(argv)
     if first.config:
-        saved = read_settings_file(first.config)
-        known = set(TrainSettings.fields()) - set(INVOCATION)
-        parser.set_defaults(**{k: v for k, v in saved.items() if k in known})
+        saved = _saved_defaults(parser, first.config)
+        parser.set_defaults(**saved)
         for action in parser._actions:  # saved values satisfy required flags
             if action.dest in saved:
                 action.required = False
