@@ -160,9 +160,45 @@ def test_two_photos_with_the_same_stem_are_refused(tmp_path, model_dir, photo):
 
 
 def test_one_file_output_for_several_photos_is_refused(tmp_path, model_dir, photo):
+    other = tmp_path / "other.png"
+    Image.open(photo).save(other)
     target = tmp_path / "x.jpg"
-    result = run("--model", model_dir / "random.keras", "--image", photo, photo, "--output", target)
+    result = run("--model", model_dir / "random.keras", "--image", photo, other, "--output", target)
     one_error_line(result, target)
+    # The same photo named twice is one photo: it may go to one file.
+    again = os.path.join(os.path.dirname(photo), ".", os.path.basename(photo))
+    result = run("--model", model_dir / "random.keras", "--image", photo, again, "--output", target)
+    assert result.returncode == 0 and target.is_file(), result.stderr
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--style", "p.jpg", "--image", "a.jpg", "--tile", "512"], "--tile does nothing with --style; it goes with --model or --model --video"),
+    (["--model", "m", "--image", "a.jpg", "--iterations", "5"], "--iterations does nothing with --model; it goes with --style"),
+    (["--model", "m", "--image", "a.jpg", "--vgg-weights", "v.npz"], "--vgg-weights does nothing with --model"),
+    (["--model", "m", "--export", "e", "--strength", "0.5"], "--strength does nothing with --model --export"),
+    (["--model", "m", "--image", "a.jpg", "--format", "onnx"], "--format does nothing with --model; it goes with --model --export"),
+    (["--model", "m", "--video", "v.mp4", "--image", "a.jpg"], "--image does nothing with --model --video"),
+    (["--info", "m", "--output", "o.jpg"], "--output does nothing with --info"),
+    (["--style", "p.jpg", "--video", "v.mp4"], "--video does nothing with --style"),
+    (["--model", "m", "--json", "--image", "a.jpg"], "--json does nothing with --model; it goes with --info"),
+    (["--model", "m"], "--image is required with --model"),
+])
+def test_a_flag_the_job_does_not_read_is_refused_not_ignored(argv, words, capsys):
+    """Checked from the command line alone (cli.FLAGS_OF_JOB), before any file is opened."""
+    from transformnet import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    assert f"error: {words}" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_every_flag_belongs_to_a_job():
+    """A new flag must be added to FLAGS_OF_JOB, or every use of it would be refused."""
+    from transformnet import cli
+
+    dests = {a.dest for a in cli.build_parser()._actions if a.option_strings} - {"help", "model", "style", "info"}
+    assert dests == set().union(*cli.FLAGS_OF_JOB.values())
 
 
 @pytest.mark.parametrize(

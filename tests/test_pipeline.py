@@ -24,9 +24,10 @@ def test_files_folders_and_globs(tmp_path):
     d = _touch_image(tmp_path / "other" / "deep" / "d.jpg")
     (tmp_path / "empty").mkdir()
     specs = [a, tmp_path / "shoot", str(tmp_path / "other" / "*.png"), str(tmp_path / "other" / "**" / "*.jpg"),
-             tmp_path / "empty", str(tmp_path / "none" / "*.jpg"), tmp_path / "missing.jpg"]
+             tmp_path / "empty", str(tmp_path / "none" / "*.jpg"), tmp_path / "missing.jpg",
+             a, str(tmp_path / "shoot" / "." / "a.PNG")]  # named again: listed once
     paths, problems = pipeline.expand_images(specs)
-    # Folder contents sorted by name; the folder does not repeat the file already named.
+    # Folder contents sorted by name; a file is listed once, at its first mention.
     assert paths == [a, b, c, d, str(tmp_path / "missing.jpg")]
     assert len(problems) == 2
     assert "empty: folder has no image files" in problems[0]

@@ -34,6 +34,20 @@ EXIT_ERROR = 1  # a file could not be used, or a run failed
 EXIT_USAGE = 2  # argparse's status for a malformed command line
 
 
+_PHOTO_FLAGS = ("output", "force", "checkpoints", "quiet", "tile", "max_size", "preserve_color", "strength", "precision")
+FLAGS_OF_JOB = {
+    "--model": ("image",) + _PHOTO_FLAGS,
+    "--model --video": ("video",) + _PHOTO_FLAGS,
+    "--model --export": ("export", "format", "force", "checkpoints"),
+    "--style": ("image", "output", "force", "quiet", "size", "style_size", "iterations", "optimizer", "learning_rate",
+                "vgg_weights", "content_weight", "style_weight", "tv_weight", "loss_log"),
+    "--info": ("json", "checkpoints"),
+}
+"""The flags each job of eval.py reads (dest names). Any other flag given would be silently
+ignored (a fast-path --tile with --style, a slow-path --iterations with --model, --output with
+--info), so :func:`check_flags_fit_the_job` refuses it before any work."""
+
+
 class CLIError(Exception):
     """A problem to report as one ``error:`` line (the message names the file)."""
 
@@ -442,6 +456,7 @@ def build_parser():
     )
     parser.add_argument("--force", action="store_true", help="replace existing output files")
     parser.add_argument("--json", action="store_true", help="with --info: print everything as JSON, for scripts")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
         "--checkpoints",
         metavar="DIR",
@@ -468,24 +483,37 @@ def build_parser():
     slow.add_argument("--style-weight", type=float, default=config.STYLE_WEIGHT, help="default %(default)s")
     slow.add_argument("--tv-weight", type=float, default=config.TV_WEIGHT, help="default %(default)s")
     slow.add_argument("--loss-log", metavar="CSV", help="write every evaluation's losses to this CSV file")
-    slow.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def job_of(args):
+    """Which of ``FLAGS_OF_JOB`` the command line asks for."""
+    if args.info is not None:
+        return "--info"
+    if args.style is not None:
+        return "--style"
+    if args.export is not None:
+        return "--model --export"
+    return "--model --video" if args.video is not None else "--model"
+
+
+def check_flags_fit_the_job(parser, args):
+    """Exits with a usage error naming the first flag given that the job does not read, and
+    when a photo job has no ``--image``."""
+    job = job_of(args)
+    for action in parser._actions:
+        given = action.option_strings and getattr(args, action.dest, None) != parser.get_default(action.dest)
+        if given and action.dest not in FLAGS_OF_JOB[job] + ("model", "style", "info", "help"):
+            owners = " or ".join(other for other, flags in FLAGS_OF_JOB.items() if action.dest in flags)
+            parser.error(f"{action.option_strings[0]} does nothing with {job}; it goes with {owners}")
+    if job in ("--model", "--style") and not args.image:
+        parser.error(f"--image is required with {job}")
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    extra = args.video is not None or args.export is not None
-    if extra and args.model is None:
-        parser.error("--video and --export need --model")
-    if extra and args.image:
-        parser.error("--video and --export take no --image")
-    if args.info is None and not args.image and not extra:
-        parser.error("--image is required with --model and --style")
-    if args.info is not None and args.image:
-        parser.error("--info takes no --image")
-    if args.json and args.info is None:
-        parser.error("--json goes with --info")
+    check_flags_fit_the_job(parser, args)
     try:
         if args.info is not None:
             return run_info(args)

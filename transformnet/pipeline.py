@@ -24,16 +24,18 @@ def expand_images(specs):
     """Returns (paths, problems): image paths in argument order, and one-line messages for
     folders without images and patterns matching nothing.
 
-    Files found through a folder or a pattern are skipped when already listed (a glob that
-    overlaps a folder); a file named twice literally is kept twice, so the output planner
-    reports the clash instead of silently dropping it. A literal path that does not exist is
-    passed through, so the image loader reports it.
+    Every file is listed once, at its first mention, however it is named (``shoot/`` and then
+    ``shoot/best.jpg``, ``./a.jpg`` and ``a.jpg``, a glob that overlaps a folder): the same
+    photo twice would give the same output, and the output planner would refuse the pair as
+    two photos clashing on one output name. Different files that would share an output name
+    are still refused there. A literal path that does not exist is passed through, so the
+    image loader reports it.
     """
     paths, problems, seen = [], [], set()
 
-    def add(path, literal=False):
+    def add(path):
         key = os.path.realpath(path)
-        if literal or key not in seen:
+        if key not in seen:
             seen.add(key)
             paths.append(path)
 
@@ -56,7 +58,7 @@ def expand_images(specs):
             for path in found:
                 add(path)
         else:
-            add(spec, literal=True)
+            add(spec)
     return paths, problems
 
 
