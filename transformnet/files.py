@@ -48,8 +48,8 @@ def read_problem(path):
     """Why ``path`` cannot be read as an input file, in a few words, or None when it can.
 
     Checked in the order that names the real cause: a FIFO or device is refused before ``open``
-    (opening a FIFO would block); permissions are tried with ``open`` itself (``os.access``
-    answers yes to root even on an unreadable network mount).
+    (opening a FIFO would block); permission is tried with ``open`` itself, which also sees what
+    ``os.access`` does not (ACLs, network file systems).
     """
     path = os.fspath(path)
     if not os.path.lexists(path):
