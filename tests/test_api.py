@@ -98,6 +98,19 @@ def test_pil_in_pil_out_any_mode_upright(model, photo):
     assert tn.stylize(model, Image.open(buffer)).size == (45, 61)
 
 
+def test_a_photo_file_path_is_read_as_eval_py_reads_it(model, photo, tmp_path):
+    from transformnet.images import ImageError
+
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    for spec in (path, str(path)):
+        out = tn.stylize(model, spec)
+        assert isinstance(out, Image.Image) and out.size == (61, 45)
+        np.testing.assert_array_equal(np.asarray(out), tn.stylize(model, photo))
+    with pytest.raises(ImageError, match="missing.jpg: no such file"):
+        tn.stylize(model, tmp_path / "missing.jpg")
+
+
 def test_options(model, photo):
     np.testing.assert_array_equal(tn.stylize(model, photo, strength=0.0), photo)
     full, half = tn.stylize(model, photo).astype(float), tn.stylize(model, photo, strength=0.5).astype(float)

@@ -6,7 +6,7 @@ From Python::
     import transformnet as tn
 
     model = tn.load_model("starry")                      # checkpoints/starry.keras, or a path
-    result = tn.stylize(model, Image.open("photo.jpg"), strength=0.8)   # PIL in, PIL out
+    result = tn.stylize(model, Image.open("photo.jpg"), strength=0.8)   # PIL in, PIL out (or a path)
     path, metadata = tn.train(style="starry_night.jpg", data="photos/", name="starry", steps=2000)
 
 ``train.py`` (``transformnet-train``) and the photo path of ``eval.py``
@@ -62,7 +62,9 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
     """Stylizes one photo with a model from :func:`load_model`, at the photo's own size.
 
     ``image``: a PIL image (any mode; EXIF rotation applied, converted to RGB as photo files
-    are) or a uint8 RGB array (H, W, 3). Returns the same kind: a PIL RGB image or a uint8
+    are), a uint8 RGB array (H, W, 3), or the path of a photo file, read exactly as ``eval.py``
+    reads it (``images.load_image``: every pixel format, ICC profile to sRGB; ``ImageError``
+    naming the file). Returns a PIL RGB image for a PIL image or a path, a uint8 array for an
     array. ``strength``: 0 gives the photo, 1 the full style. ``preserve_color``: keep the
     photo's colours, take only the stylized luminance. ``tile``: stylize in overlapping tiles
     of this many pixels (automatic above 3840x2160; bounds memory). ``max_size``:
@@ -81,6 +83,10 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
     problem = options.check()
     if problem:
         raise ValueError(problem)
+    if isinstance(image, (str, os.PathLike)):
+        from .images import load_image
+
+        return Image.fromarray(stylize_photo(model, load_image(image), options, progress))
     if isinstance(image, Image.Image):  # upright, then load_image's conversion of every mode
         array = np.asarray(to_srgb(ImageOps.exif_transpose(image), "image"), dtype=np.uint8)
         return Image.fromarray(stylize_photo(model, array, options, progress))
