@@ -13,6 +13,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from PIL import Image
 import tensorboard_reader
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -274,6 +275,25 @@ def test_resume_gives_the_same_weights(tmp_path):
     for group in a:
         for x, y in zip(a[group], b[group]):
             np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+
+
+def test_resume_refuses_a_run_with_other_settings_or_painting(tmp_path):
+    """--resume continues the same run: a changed style weight or painting would train a model
+    whose metadata reports settings it was only half trained with."""
+    from transformnet.training import TrainingError
+
+    make_photos(tmp_path / "photos", count=6, corrupt=False)
+    run(args(tmp_path, "r", 2, checkpoint_every=2))
+    checkpoint = str(tmp_path / "runs" / "r" / "checkpoints" / "ckpt-000000002.npz")
+    other = tmp_path / "other.jpg"
+    Image.open(STYLE).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(other)
+    for changed, words in (({"style_weight": 100.0}, "--style-weight 30.0, not 100.0"), ({"style": str(other)}, "another painting")):
+        with pytest.raises(TrainingError) as info:
+            run(args(tmp_path, "r", 4, resume=True, force=True, **changed))
+        assert str(info.value).startswith(f"{checkpoint}: was trained with ") and words in str(info.value)
+    lines = []  # more steps, other logging: the same run
+    run(args(tmp_path, "r", 4, resume=True, force=True, log_every=1), lines)
+    assert any("resumed from" in line for line in lines), lines
 
 
 def test_checkpoint_truncated_or_corrupt_falls_back(tmp_path):

@@ -24,6 +24,13 @@ INVOCATION = ("resume", "force", "devices", "coordinator", "num_processes", "pro
 """Fields that control this invocation, not the run; not saved, not reproduced by --config."""
 
 
+SAME_RUN = ("batch_size", "image_size", "style_size", "content_weight", "style_weight", "tv_weight", "lr", "width",
+            "precision", "seed", "validation_photos")
+"""Settings a ``--resume`` must share with its checkpoint (the painting too, by sha256): they are
+what was trained, and the exported model's metadata reports them. ``--steps`` may grow, and the
+paths (painting, photos, weights) may move to another machine; the rest only says how to log."""
+
+
 class TrainingError(RuntimeError):
     """A run that cannot start or continue; ``str()`` is one line saying why."""
 
@@ -85,6 +92,14 @@ class TrainSettings:
 
     def to_json(self):
         return json.dumps(self.saved(), indent=2, sort_keys=True)
+
+    def resume_conflict(self, saved):
+        """The first ``SAME_RUN`` setting whose value differs from ``saved`` (a checkpoint's
+        settings), as ``"--flag OLD, not NEW"``; None when this run continues that one."""
+        for key in SAME_RUN:
+            if key in saved and saved[key] != getattr(self, key):
+                return f"{_flag(key)} {saved[key]}, not {getattr(self, key)}"
+        return None
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

@@ -168,6 +168,7 @@ class Run:
         self.final, self.validation = {}, {}
         self.writer = self.progress = None
         self.timed = dict.fromkeys(TIMED, 0.0)
+        self.style_sha256 = sha256_of(settings.style)
 
     def seconds(self):
         return self.earlier_seconds + time.time() - self.started
@@ -184,6 +185,12 @@ class Run:
             self.out(f"no usable checkpoint in {self.settings.checkpoint_dir}; starting from step 0")
             return
         self.last_checkpoint, groups, meta = found
+        conflict = self.settings.resume_conflict(meta.get("settings", {}))
+        if conflict is None and meta.get("style_sha256", self.style_sha256) != self.style_sha256:
+            conflict = f"another painting (sha256 {meta['style_sha256'][:12]}...), not {self.settings.style}"
+        if conflict:
+            raise TrainingError(f"{self.last_checkpoint}: was trained with {conflict}; --resume continues the same run "
+                                f"(--config {self.last_checkpoint} restores its settings), or give another --logdir")
         self.stepper.load(groups)
         try:
             self.data.restore(distribute.unpack_position(meta["data"], self.dist.process_index, self.dist.process_count))
@@ -316,8 +323,8 @@ class Run:
             raise TrainingError(f"non-finite {bad[0]} variables at step {self.step}; not saved. Last good checkpoint: {self.last_checkpoint}")
         if not self.dist.is_chief:
             return checkpoints.checkpoint_path(self.settings.checkpoint_dir, self.step)
-        meta = {"settings": self.settings.saved(), "data": distribute.pack_positions(positions), "seed": self.settings.seed,
-                "backend": self.backend, "wall_time_s": round(self.seconds(), 1)}
+        meta = {"settings": self.settings.saved(), "style_sha256": self.style_sha256, "data": distribute.pack_positions(positions),
+                "seed": self.settings.seed, "backend": self.backend, "wall_time_s": round(self.seconds(), 1)}
         try:
             return checkpoints.save_checkpoint(self.settings.checkpoint_dir, self.step, groups, meta, keep=self.settings.keep)
         except WriteError as error:
@@ -341,7 +348,7 @@ class Run:
             "format": "transformnet-1",
             "name": s.name,
             "style_file": os.path.basename(s.style),
-            "style_sha256": sha256_of(s.style),
+            "style_sha256": self.style_sha256,
             "settings": s.saved(),
             "steps": self.step,
             "images_seen": self.step * s.batch_size,
