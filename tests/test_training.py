@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import zipfile
 
 import numpy as np
@@ -272,6 +273,38 @@ def test_resume_gives_the_same_weights(tmp_path):
     a, meta_a = load_checkpoint(tmp_path / "runs" / "straight" / "checkpoints" / "ckpt-000000006.npz")
     b, meta_b = load_checkpoint(folder / "ckpt-000000006.npz")
     assert meta_a["data"] == meta_b["data"]
+    for group in a:
+        for x, y in zip(a[group], b[group]):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path):
+    """Ctrl-C is answered at the next step boundary with a checkpoint there (not only the last
+    --checkpoint-every one, hours back on a CPU); --resume from it equals an uninterrupted run."""
+    import signal
+
+    from transformnet.checkpoints import list_checkpoints, load_checkpoint
+
+    make_photos(tmp_path / "photos", corrupt=False)
+    common = dict(checkpoint_every=100000, log_every=100000, val_every=100000)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen([sys.executable, "train.py"] + args(tmp_path, "c", 100000, **common), cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in child.stdout:
+        if line.startswith("compiled in"):
+            break
+    time.sleep(2)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err
+    saved = list_checkpoints(tmp_path / "runs" / "c" / "checkpoints")
+    assert len(saved) == 1, (out, err)
+    step = load_checkpoint(saved[0])[1]["step"]
+    assert 1 <= step < 100000 and f"interrupted at step {step}: saved {saved[0]}" in out, out
+    run(args(tmp_path, "c", step + 2, resume=True, force=True, **common))
+    run(args(tmp_path, "straight", step + 2, **common))
+    a = load_checkpoint(tmp_path / "runs" / "c" / "checkpoints" / f"ckpt-{step + 2:09d}.npz")[0]
+    b = load_checkpoint(tmp_path / "runs" / "straight" / "checkpoints" / f"ckpt-{step + 2:09d}.npz")[0]
     for group in a:
         for x, y in zip(a[group], b[group]):
             np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)

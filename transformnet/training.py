@@ -22,7 +22,9 @@ import datetime
 import hashlib
 import math
 import os
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -156,6 +158,34 @@ def _build(settings, keras, backend, dist, style):
     return model, stepper
 
 
+class StopRequest:
+    """Ctrl-C during training, turned into a request the loop answers at the next step boundary
+    by saving a checkpoint there, so an interrupted run loses no steps (on a CPU, the
+    ``--checkpoint-every`` 2,000 steps are hours). A second Ctrl-C interrupts at once.
+
+    Only where it is safe: in the main thread (``signal`` requires it) of a single-process run
+    (with several processes, a checkpoint is a collective that every process must enter).
+    """
+
+    def __init__(self, enabled):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.requested = False
+        self.previous = None
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous)
+
+    def __enter__(self):
+        if self.enabled:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 class Run:
     """One run's state between the steps of ``train``: the step, the last checkpoint, time spent
     (this and earlier runs), the TensorBoard writer and the bar. Only process 0 writes."""
@@ -217,7 +247,8 @@ class Run:
 
     def loop(self):
         """Steps until ``--steps``, waiting only for the step ``RUN_AHEAD`` behind the newest, so
-        the bar counts finished steps while the device always has work queued."""
+        the bar counts finished steps while the device always has work queued. Ctrl-C is
+        answered at the next step boundary (``StopRequest``)."""
         from .data import Prefetcher
 
         s, stepper, progress = self.settings, self.stepper, self.progress
@@ -225,44 +256,58 @@ class Run:
         batches = Prefetcher(self.data, depth=4, put=put)  # the host->device copy starts in the prefetch thread
         interval = (time.time(), self.step)
         tickets = collections.deque()  # one per step not yet known to be finished
-        try:
-            compiling = self.step < s.steps
-            if compiling:
-                self.out("compiling the train step (once per run; a minute or more on a CPU) ...")
-            while self.step < s.steps:
-                with self.timing("input"):
-                    batch = next(batches)
-                begun = time.time()
-                with self.timing("dispatch"):
-                    tickets.append(stepper.step(batch))
-                self.step += 1
-                if compiling:  # the first call compiled the step; the bar's rate starts after it
-                    compiling = False
-                    stepper.wait(tickets.popleft())
-                    self.out(f"compiled in {time.time() - begun:.0f} s")
-                    progress.start(self.step)
-                    interval = (time.time(), self.step)
-                    self.timed = dict.fromkeys(TIMED, 0.0)
-                while tickets and (len(tickets) > RUN_AHEAD or stepper.ready(tickets[0])):
-                    with self.timing("device"):
+        with StopRequest(enabled=self.dist.process_count == 1) as stop:
+            try:
+                compiling = self.step < s.steps
+                if compiling:
+                    self.out("compiling the train step (once per run; a minute or more on a CPU) ...")
+                while self.step < s.steps:
+                    if stop.requested:
+                        self.stop(batches.position)
+                    with self.timing("input"):
+                        batch = next(batches)
+                    begun = time.time()
+                    with self.timing("dispatch"):
+                        tickets.append(stepper.step(batch))
+                    self.step += 1
+                    if compiling:  # the first call compiled the step; the bar's rate starts after it
+                        compiling = False
                         stepper.wait(tickets.popleft())
-                progress.advance(self.step - len(tickets))
-                at_end = self.step == s.steps
-                if self.step % s.log_every == 0 or at_end:
-                    tickets.clear()  # fetching the losses waits for every step
-                    interval = self.log(interval)
-                if self.step % s.val_every == 0 or at_end:
-                    progress.note("validating")
-                    self.validation = self.validate()
-                    progress.note("")
-                if self.step % s.checkpoint_every == 0 or at_end:
-                    progress.note("saving a checkpoint")
-                    self.last_checkpoint = self.checkpoint(batches.position)
-                    progress.note("")
-        finally:
-            batches.close()
-            progress.close()
-            self.writer.close()
+                        self.out(f"compiled in {time.time() - begun:.0f} s")
+                        progress.start(self.step)
+                        interval = (time.time(), self.step)
+                        self.timed = dict.fromkeys(TIMED, 0.0)
+                    while tickets and (len(tickets) > RUN_AHEAD or stepper.ready(tickets[0])):
+                        with self.timing("device"):
+                            stepper.wait(tickets.popleft())
+                    progress.advance(self.step - len(tickets))
+                    at_end = self.step == s.steps
+                    if self.step % s.log_every == 0 or at_end:
+                        tickets.clear()  # fetching the losses waits for every step
+                        interval = self.log(interval)
+                    if self.step % s.val_every == 0 or at_end:
+                        progress.note("validating")
+                        self.validation = self.validate()
+                        progress.note("")
+                    if self.step % s.checkpoint_every == 0 or at_end:
+                        progress.note("saving a checkpoint")
+                        self.last_checkpoint = self.checkpoint(batches.position)
+                        progress.note("")
+            finally:
+                batches.close()
+                progress.close()
+                self.writer.close()
+
+    def stop(self, position):
+        """Answers Ctrl-C (``StopRequest``): a checkpoint at this step boundary, then KeyboardInterrupt."""
+        from .checkpoints import checkpoint_path
+
+        self.progress.note("interrupted: saving a checkpoint")
+        if self.last_checkpoint != checkpoint_path(self.settings.checkpoint_dir, self.step):
+            self.last_checkpoint = self.checkpoint(position)
+        self.progress.close()
+        self.out(f"interrupted at step {self.step}: saved {self.last_checkpoint}; --resume continues from it")
+        raise KeyboardInterrupt
 
     @contextlib.contextmanager
     def timing(self, what):
