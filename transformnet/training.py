@@ -170,18 +170,15 @@ class StopRequest:
     def __init__(self, enabled):
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
         self.requested = False
-        self.previous = None
+        # signal.signal answers None for a handler not set from Python (an embedding program).
+        self.previous = (signal.signal(signal.SIGINT, self._handle) or signal.default_int_handler) if self.enabled else None
 
     def _handle(self, signum, frame):
         self.requested = True
         signal.signal(signal.SIGINT, self.previous)
 
-    def __enter__(self):
-        if self.enabled:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc):
+    def restore(self):
+        """Gives Ctrl-C back to whoever had it before (the loop has ended)."""
         if self.enabled:
             signal.signal(signal.SIGINT, self.previous)
 
@@ -256,47 +253,48 @@ class Run:
         batches = Prefetcher(self.data, depth=4, put=put)  # the host->device copy starts in the prefetch thread
         interval = (time.time(), self.step)
         tickets = collections.deque()  # one per step not yet known to be finished
-        with StopRequest(enabled=self.dist.process_count == 1) as stop:
-            try:
-                compiling = self.step < s.steps
-                if compiling:
-                    self.out("compiling the train step (once per run; a minute or more on a CPU) ...")
-                while self.step < s.steps:
-                    if stop.requested:
-                        self.stop(batches.position)
-                    with self.timing("input"):
-                        batch = next(batches)
-                    begun = time.time()
-                    with self.timing("dispatch"):
-                        tickets.append(stepper.step(batch))
-                    self.step += 1
-                    if compiling:  # the first call compiled the step; the bar's rate starts after it
-                        compiling = False
+        stop = StopRequest(enabled=self.dist.process_count == 1)
+        try:
+            compiling = self.step < s.steps
+            if compiling:
+                self.out("compiling the train step (once per run; a minute or more on a CPU) ...")
+            while self.step < s.steps:
+                if stop.requested:
+                    self.stop(batches.position)
+                with self.timing("input"):
+                    batch = next(batches)
+                begun = time.time()
+                with self.timing("dispatch"):
+                    tickets.append(stepper.step(batch))
+                self.step += 1
+                if compiling:  # the first call compiled the step; the bar's rate starts after it
+                    compiling = False
+                    stepper.wait(tickets.popleft())
+                    self.out(f"compiled in {time.time() - begun:.0f} s")
+                    progress.start(self.step)
+                    interval = (time.time(), self.step)
+                    self.timed = dict.fromkeys(TIMED, 0.0)
+                while tickets and (len(tickets) > RUN_AHEAD or stepper.ready(tickets[0])):
+                    with self.timing("device"):
                         stepper.wait(tickets.popleft())
-                        self.out(f"compiled in {time.time() - begun:.0f} s")
-                        progress.start(self.step)
-                        interval = (time.time(), self.step)
-                        self.timed = dict.fromkeys(TIMED, 0.0)
-                    while tickets and (len(tickets) > RUN_AHEAD or stepper.ready(tickets[0])):
-                        with self.timing("device"):
-                            stepper.wait(tickets.popleft())
-                    progress.advance(self.step - len(tickets))
-                    at_end = self.step == s.steps
-                    if self.step % s.log_every == 0 or at_end:
-                        tickets.clear()  # fetching the losses waits for every step
-                        interval = self.log(interval)
-                    if self.step % s.val_every == 0 or at_end:
-                        progress.note("validating")
-                        self.validation = self.validate()
-                        progress.note("")
-                    if self.step % s.checkpoint_every == 0 or at_end:
-                        progress.note("saving a checkpoint")
-                        self.last_checkpoint = self.checkpoint(batches.position)
-                        progress.note("")
-            finally:
-                batches.close()
-                progress.close()
-                self.writer.close()
+                progress.advance(self.step - len(tickets))
+                at_end = self.step == s.steps
+                if self.step % s.log_every == 0 or at_end:
+                    tickets.clear()  # fetching the losses waits for every step
+                    interval = self.log(interval)
+                if self.step % s.val_every == 0 or at_end:
+                    progress.note("validating")
+                    self.validation = self.validate()
+                    progress.note("")
+                if self.step % s.checkpoint_every == 0 or at_end:
+                    progress.note("saving a checkpoint")
+                    self.last_checkpoint = self.checkpoint(batches.position)
+                    progress.note("")
+        finally:
+            stop.restore()
+            batches.close()
+            progress.close()
+            self.writer.close()
 
     def stop(self, position):
         """Answers Ctrl-C (``StopRequest``): a checkpoint at this step boundary, then KeyboardInterrupt."""
