@@ -129,10 +129,7 @@ def _same_file(a, b):
 
 
 def run_fast(args):
-    if args.video is not None:
-        return run_video(args)
-    if args.export is not None:
-        return run_export(args)
+    """``--model M --image PHOTO ...``: each photo through the fast pipeline."""
     model_path, model_name = resolve_model(args.model, args.checkpoints)
     options = _options(args)
     images, problems = expand_images(args.image)
@@ -498,8 +495,8 @@ def job_of(args):
 
 
 def check_flags_fit_the_job(parser, args):
-    """Exits with a usage error naming the first flag given that the job does not read, and
-    when a photo job has no ``--image``."""
+    """Returns the job (``job_of``), or exits with a usage error naming the first flag given
+    that the job does not read, and when a photo job has no ``--image``."""
     job = job_of(args)
     for action in parser._actions:
         given = action.option_strings and getattr(args, action.dest, None) != parser.get_default(action.dest)
@@ -508,18 +505,17 @@ def check_flags_fit_the_job(parser, args):
             parser.error(f"{action.option_strings[0]} does nothing with {job}; it goes with {owners}")
     if job in ("--model", "--style") and not args.image:
         parser.error(f"--image is required with {job}")
+    return job
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    check_flags_fit_the_job(parser, args)
+    job = check_flags_fit_the_job(parser, args)
+    runners = {"--model": run_fast, "--model --video": run_video, "--model --export": run_export,
+               "--style": run_slow, "--info": run_info}
     try:
-        if args.info is not None:
-            return run_info(args)
-        if args.model is not None:
-            return run_fast(args)
-        return run_slow(args)
+        return runners[job](args)
     except (CLIError, ImageError, ModelError, WriteError, FlagError) as error:
         _error(error)
         return EXIT_ERROR
