@@ -76,6 +76,34 @@ def test_a_painting_without_its_model_says_how_to_use_it(tmp_path):
         resolve_model("wave", tmp_path)
 
 
+def test_a_name_is_looked_up_in_the_working_folder_then_in_the_shipped_models(checkpoints, tmp_path, monkeypatch):
+    """Without --checkpoints: ./checkpoints (train.py's default output) first, then the models that
+    ship with transformnet, so training a model of one's own never hides ``starry``, and an
+    installed wheel finds its models from any folder. --checkpoints DIR (or the variable) alone
+    when given."""
+    from transformnet import fast
+
+    mine = tmp_path / "work" / "checkpoints"
+    mine.mkdir(parents=True)
+    for name in ("mine", "random"):
+        (mine / f"{name}.keras").write_bytes((checkpoints / "random.keras").read_bytes())
+    monkeypatch.delenv("TRANSFORMNET_CHECKPOINTS", raising=False)
+    monkeypatch.setattr(fast, "shipped_model_dir", lambda: str(checkpoints))
+    monkeypatch.chdir(tmp_path / "work")
+    assert fast.model_folders() == ["checkpoints", str(checkpoints)]
+    assert tn.list_models() == ["mine", "random"]
+    assert fast.resolve_model("random") == (os.path.join("checkpoints", "random.keras"), "random")  # one's own first
+    (mine / "random.keras").unlink()
+    assert fast.resolve_model("random") == (str(checkpoints / "random.keras"), "random")
+    with pytest.raises(ModelError, match=f"nope: unknown model; available in checkpoints/ and {checkpoints}/: mine, random$"):
+        fast.resolve_model("nope")
+    monkeypatch.chdir(tmp_path)  # no ./checkpoints here: the shipped models alone
+    assert fast.model_folders() == [str(checkpoints)] and tn.list_models() == ["random"]
+    monkeypatch.setenv("TRANSFORMNET_CHECKPOINTS", str(mine))
+    assert fast.model_folders() == [str(mine)] and tn.list_models() == ["mine"]
+    assert tn.list_models(checkpoints) == ["random"]
+
+
 def test_array_in_array_out_is_the_network_output(model, photo):
     out = tn.stylize(model, photo, precision="float32")  # the exact path
     assert out.dtype == np.uint8 and out.shape == photo.shape

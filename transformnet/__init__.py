@@ -28,10 +28,10 @@ __all__ = ["__version__", "list_models", "load_model", "model_info", "stylize", 
 
 def list_models(checkpoints=None):
     """Names of the trained models in ``checkpoints`` (default: ``$TRANSFORMNET_CHECKPOINTS``,
-    else ``./checkpoints``), for :func:`load_model`."""
-    from .fast import default_checkpoint_dir, list_models as listing
+    else ``./checkpoints`` and the models that ship with transformnet), for :func:`load_model`."""
+    from .fast import available_models, model_folders
 
-    return listing(checkpoints or default_checkpoint_dir())
+    return available_models(model_folders(checkpoints))
 
 
 def load_model(name_or_path, checkpoints=None):

@@ -5,16 +5,17 @@ Imports neither Keras nor TensorFlow, so it answers at once.
 
 import sys
 
-from . import __version__, list_models
-from .fast import default_checkpoint_dir
+from . import __version__
+from .fast import available_models, model_folders
 
 
 def main():
-    folder = default_checkpoint_dir()
-    models = ", ".join(list_models(folder)) or "none yet (train one)"
+    folders = model_folders()
+    models = ", ".join(available_models(folders)) or "none yet (train one)"
+    folder = " and ".join(f + "/" for f in folders)
     print(f"""transformnet {__version__}: fast neural style transfer with Keras 3 (Johnson et al. 2016)
 
-Models in {folder}/: {models}
+Models (in {folder}): {models}
 
 Stylize photos:  transformnet-stylize --model NAME --image photo.jpg --output out.jpg
                  transformnet-stylize --style painting.jpg --image photo.jpg   (no model needed)

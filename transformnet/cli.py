@@ -23,7 +23,7 @@ from dataclasses import asdict
 
 from . import config
 from .checks import FlagError
-from .fast import ModelError, default_checkpoint_dir, resolve_model
+from .fast import ModelError, resolve_model
 from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
 from .images import ImageError, load_image, output_format, probe_image, resize_to_max_side
 from .pipeline import expand_images
@@ -458,7 +458,7 @@ def build_parser():
         "--checkpoints",
         metavar="DIR",
         default=None,
-        help="where --model NAME looks (default: $TRANSFORMNET_CHECKPOINTS or ./checkpoints)",
+        help="where --model NAME looks (default: $TRANSFORMNET_CHECKPOINTS, else ./checkpoints and then the models that ship with transformnet)",
     )
     real = parser.add_argument_group("fast path extras (--model)")
     real.add_argument("--tile", type=int, metavar="PX", help="stylize in overlapping tiles of PX pixels (automatic above 3840x2160 pixels); bounds memory for huge photos")
@@ -530,4 +530,4 @@ def main(argv=None):
         raise
 
 
-__all__ = ["main", "build_parser", "plan_outputs", "run_fast", "run_slow", "run_info", "default_checkpoint_dir"]
+__all__ = ["main", "build_parser", "plan_outputs", "run_fast", "run_slow", "run_info"]

@@ -15,20 +15,42 @@ from . import checks, config
 from .checks import MODEL_SUFFIX
 from .files import read_problem
 
+PRETRAINED_PACKAGE_DIR = "pretrained"  # transformnet/pretrained/ in a wheel: pyproject.toml's package-dir
+
 
 class ModelError(ValueError):
     """A model name or file that cannot be used; ``str()`` is one line naming it and the problem."""
 
 
-def default_checkpoint_dir():
-    """``$TRANSFORMNET_CHECKPOINTS``, else ``./checkpoints`` if it exists, else the project's."""
-    if os.environ.get("TRANSFORMNET_CHECKPOINTS"):
-        return os.environ["TRANSFORMNET_CHECKPOINTS"]
-    if os.path.isdir(config.CHECKPOINT_DIR):
-        return config.CHECKPOINT_DIR
-    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    candidate = os.path.join(project, config.CHECKPOINT_DIR)
-    return candidate if os.path.isdir(candidate) else config.CHECKPOINT_DIR
+def shipped_model_dir():
+    """The folder of the models that ship with transformnet, or None.
+
+    In an installed wheel it is the package's ``pretrained/`` (``pyproject.toml`` maps the
+    checkout's ``checkpoints/`` onto it); in a checkout, ``checkpoints/`` beside the package.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    for folder in (os.path.join(package, PRETRAINED_PACKAGE_DIR), os.path.join(os.path.dirname(package), config.CHECKPOINT_DIR)):
+        if os.path.isdir(folder):
+            return folder
+    return None
+
+
+def model_folders(checkpoint_dir=None):
+    """Where ``--model NAME`` looks, in order.
+
+    ``--checkpoints DIR`` (or ``$TRANSFORMNET_CHECKPOINTS``) alone when given. Otherwise
+    ``./checkpoints`` (where train.py writes by default) and then the shipped models, so a user
+    who trained a model of their own in another folder still finds ``starry``, and an installed
+    wheel finds its models from any folder.
+    """
+    explicit = checkpoint_dir or os.environ.get("TRANSFORMNET_CHECKPOINTS")
+    if explicit:
+        return [os.fspath(explicit)]
+    folders = []
+    for folder in (config.CHECKPOINT_DIR, shipped_model_dir()):
+        if folder and os.path.isdir(folder) and not any(os.path.samefile(folder, f) for f in folders):
+            folders.append(folder)
+    return folders or [config.CHECKPOINT_DIR]
 
 
 def list_models(checkpoint_dir):
@@ -53,6 +75,11 @@ def _valid_name(name):
         return None
 
 
+def available_models(folders):
+    """Sorted names of the models in any of ``folders`` (``model_folders``), each once."""
+    return sorted({name for folder in folders for name in list_models(folder)})
+
+
 def looks_like_path(spec):
     """A ``--model`` value is a path if it names a .keras file or contains a path separator."""
     separators = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
@@ -63,10 +90,10 @@ def resolve_model(spec, checkpoint_dir=None):
     """Returns ``(path, name)`` for ``--model spec``, or raises ``ModelError``.
 
     A path must end in ``.keras`` and be a readable zip (``check_archive``). A name must match
-    ``checks.model_name`` (train.py's rule) and resolve (after following links) to a file inside the checkpoints
-    folder; an unknown name's error lists the models that exist.
+    ``checks.model_name`` (train.py's rule); the first of ``model_folders`` holding NAME.keras wins,
+    and the file must resolve (after following links) inside that folder. An unknown name's error
+    lists the models that exist.
     """
-    checkpoint_dir = checkpoint_dir or default_checkpoint_dir()
     if looks_like_path(spec):
         if not spec.endswith(MODEL_SUFFIX):
             raise ModelError(f"{spec}: a model path must end in {MODEL_SUFFIX}")
@@ -77,14 +104,16 @@ def resolve_model(spec, checkpoint_dir=None):
         checks.model_name(spec)
     except checks.FlagError as error:
         raise ModelError(f"{error}; or give a path to a {MODEL_SUFFIX} file") from None
-    path = os.path.join(checkpoint_dir, spec + MODEL_SUFFIX)
-    if not os.path.lexists(path):
-        raise ModelError(_missing_model(spec, path, checkpoint_dir))
-    root = os.path.realpath(checkpoint_dir)
-    if os.path.commonpath([root, os.path.realpath(path)]) != root:
-        raise ModelError(f"{spec}: {path} links outside {checkpoint_dir}/; refusing to load it")
-    check_archive(path)
-    return path, spec
+    folders = model_folders(checkpoint_dir)
+    for folder in folders:
+        path = os.path.join(folder, spec + MODEL_SUFFIX)
+        if os.path.lexists(path):
+            root = os.path.realpath(folder)
+            if os.path.commonpath([root, os.path.realpath(path)]) != root:
+                raise ModelError(f"{spec}: {path} links outside {folder}/; refusing to load it")
+            check_archive(path)
+            return path, spec
+    raise ModelError(_missing_model(spec, folders))
 
 
 def shipped_painting(name, checkpoint_dir):
@@ -92,23 +121,25 @@ def shipped_painting(name, checkpoint_dir):
     return os.path.join(checkpoint_dir, "styles", name + ".jpg")
 
 
-def _missing_model(spec, path, checkpoint_dir):
-    """The one-line error for a model name whose file ``path`` is missing: what to do instead.
+def _missing_model(spec, folders):
+    """The one-line error for a model name found in none of ``folders``: what to do instead.
 
     A name whose painting is already committed (``shipped_painting``: a planned model that has not
     been trained yet, README) gets the two ways to use that painting now; any other name gets the
     list of models that exist.
     """
-    painting = shipped_painting(spec, checkpoint_dir)
-    if os.path.isfile(painting):
-        return (
-            f"{spec}: no trained model yet ({path} is missing); train it with "
-            f"python train.py --style {painting} --name {spec} --data DIR, or stylize without training: "
-            f"python eval.py --style {painting} --image PHOTO"
-        )
-    available = list_models(checkpoint_dir)
+    for folder in folders:
+        painting = shipped_painting(spec, folder)
+        if os.path.isfile(painting):
+            path = os.path.join(folder, spec + MODEL_SUFFIX)
+            return (
+                f"{spec}: no trained model yet ({path} is missing); train it with "
+                f"python train.py --style {painting} --name {spec} --data DIR, or stylize without training: "
+                f"python eval.py --style {painting} --image PHOTO"
+            )
+    available = available_models(folders)
     listing = ", ".join(available) if available else "none (train one with train.py)"
-    return f"{spec}: unknown model; available in {checkpoint_dir}/: {listing}"
+    return f"{spec}: unknown model; available in {' and '.join(f + '/' for f in folders)}: {listing}"
 
 
 def check_archive(path):
