@@ -83,6 +83,12 @@ def test_video_with_audio(tmp_path, model_dir):  # noqa: F811
     one_error_line(again, out)
     same = run("--model", "random", "--checkpoints", model_dir, "--video", clip, "--output", clip, "--force")
     one_error_line(same, clip)
+    # --max-size applies to frames too: the video is as large as its first stylized frame (it used
+    # to be opened at the source's size, and the smaller frames failed as "disk full?").
+    small = run("--model", "random", "--checkpoints", model_dir, "--video", clip, "--max-size", 24,
+                "--output", tmp_path / "small.mp4", "--quiet")
+    assert small.returncode == 0, small.stderr
+    assert video.probe(tmp_path / "small.mp4")["size"] == (24, 16) and small.stderr == ""
 
 
 def test_export_cli(tmp_path, model_dir):  # noqa: F811

@@ -51,6 +51,39 @@ def test_video_keeps_fps_frames_and_audio(tmp_path, audio):
     assert not list(tmp_path.glob(".tmp-*"))
 
 
+def test_a_phone_video_is_read_upright_without_library_chatter(tmp_path, caplog):
+    """A phone's portrait clip is stored landscape with a rotation tag; ffmpeg applies it, and
+    imageio-ffmpeg's warning about it (printed three times per run) is not shown."""
+    flat, phone = tmp_path / "flat.mp4", tmp_path / "phone.mp4"
+    _make_clip(flat, audio=False)
+    tag = [video.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-display_rotation", "90", "-i", str(flat), "-c", "copy", str(phone)]
+    if subprocess.run(tag, capture_output=True).returncode:
+        pytest.skip("this ffmpeg cannot tag a rotation (-display_rotation needs ffmpeg >= 7)")
+    seen = set()
+    video.stylize_video(phone, tmp_path / "out.mp4", lambda frame: seen.add(frame.shape) or frame, progress=False)
+    assert seen == {(64, 48, 3)} and video.probe(tmp_path / "out.mp4")["size"] == (48, 64)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("imageio_ffmpeg")] == []
+
+
+def test_the_video_takes_the_size_of_the_stylized_frames(tmp_path):
+    """A frame function may resize (``--max-size``): the video is the size it returns, odd sides
+    scaled up by 1 px for yuv420p; a frame that changes size midway is one line."""
+    src = tmp_path / "in.mp4"
+    _make_clip(src, audio=False)
+    half = lambda frame: frame[::2, ::2][:, :31]  # noqa: E731 - 31x24
+    assert video.stylize_video(src, tmp_path / "half.mp4", half, progress=False) == 12
+    assert video.probe(tmp_path / "half.mp4")["size"] == (32, 24)
+    calls = []
+
+    def shrinking(frame):
+        calls.append(1)
+        return frame if len(calls) < 3 else frame[:40]
+
+    with pytest.raises(video.VideoError, match=r"^.*in\.mp4: frame 3 came out 64x40, not 64x48$"):
+        video.stylize_video(src, tmp_path / "bad.mp4", shrinking, progress=False)
+    assert not (tmp_path / "bad.mp4").exists() and not list(tmp_path.glob(".tmp-*"))
+
+
 def test_bad_video_is_one_line(tmp_path):
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video")

@@ -13,6 +13,7 @@ The result is written to a temporary file next to the output, read back (ffmpeg 
 a full disk), and renamed when complete.
 """
 
+import logging
 import os
 import subprocess
 
@@ -35,6 +36,10 @@ def _imageio_ffmpeg(path):
         import imageio_ffmpeg
     except ImportError:
         raise VideoError(f'{path}: --video needs imageio-ffmpeg, which comes with the [video] extra: pip install "transformnet[video]"') from None
+    # Its warnings are about what this module asks of it: a phone video's rotation applied on
+    # reading ("frame size for reading ... is different"), odd sides scaled up by 1 px on writing.
+    # They would print as raw lines between ours; failures still raise.
+    logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
     return imageio_ffmpeg
 
 
@@ -86,10 +91,27 @@ def _check_written(path, frames, target):
         raise WriteError(f"{target}: cannot write (the encoded video is incomplete: disk full or a file-size limit?)")
 
 
+def _writer(path, shape, fps):
+    """imageio-ffmpeg's H.264 writer for frames of ``shape`` (H, W, 3), primed."""
+    writer = _imageio_ffmpeg(path).write_frames(
+        path,
+        (shape[1], shape[0]),
+        fps=fps,
+        codec="libx264",
+        pix_fmt_out="yuv420p",
+        quality=QUALITY,
+        macro_block_size=2,  # yuv420p needs even sides; odd ones are scaled up by 1 px
+        ffmpeg_log_level="error",
+    )
+    writer.send(None)
+    return writer
+
+
 def stylize_video(source, target, stylize_frame, progress=True):
     """Writes ``target``: every frame of ``source`` passed through ``stylize_frame``.
 
-    ``stylize_frame(rgb_uint8) -> rgb`` (same size, uint8 or float 0..255). Returns the
+    ``stylize_frame(rgb_uint8) -> rgb`` (uint8 or float 0..255; the first frame's output size,
+    e.g. after ``--max-size``, is the video's, and every frame must keep it). Returns the
     number of frames written. ``progress``: show a tqdm bar (total estimated from duration).
     """
     from tqdm import tqdm
@@ -119,17 +141,7 @@ def stylize_video(source, target, stylize_frame, progress=True):
         frames = 0
         reader = imageio_ffmpeg.read_frames(source)
         next(reader)
-        writer = imageio_ffmpeg.write_frames(
-            video_only,
-            (width, height),
-            fps=fps,
-            codec="libx264",
-            pix_fmt_out="yuv420p",
-            quality=QUALITY,
-            macro_block_size=2,  # yuv420p needs even sides; odd ones are scaled up by 1 px
-            ffmpeg_log_level="error",
-        )
-        writer.send(None)
+        writer = None  # sized by the first stylized frame: --max-size makes frames smaller
         bar = tqdm(total=estimate, unit="frame", desc=os.path.basename(source), disable=not progress)
         try:
             for raw in reader:
@@ -137,13 +149,18 @@ def stylize_video(source, target, stylize_frame, progress=True):
                 out = np.asarray(stylize_frame(frame))
                 if out.dtype != np.uint8:
                     out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+                if writer is None:
+                    writer, shape = _writer(video_only, out.shape, fps), out.shape
+                elif out.shape != shape:
+                    raise VideoError(f"{source}: frame {frames + 1} came out {out.shape[1]}x{out.shape[0]}, not {shape[1]}x{shape[0]}")
                 writer.send(np.ascontiguousarray(out))
                 frames += 1
                 bar.update(1)
         finally:
             bar.close()
             reader.close()
-            writer.close()
+            if writer is not None:
+                writer.close()
         if frames == 0:
             raise VideoError(f"{source}: no frames could be decoded")
         return frames
