@@ -40,3 +40,45 @@ def test_a_crash_inside_still_shows_what_was_printed():
                   "    os.abort()\n")
     assert result.returncode != 0
     assert result.stderr.splitlines() == [REAL[1]]
+
+
+def test_training_progress_is_a_bar_at_a_terminal_and_plain_lines_in_a_log():
+    """tqdm's redraws in a log file (nohup, SLURM, CI) would be one endless line of carriage
+    returns: there, each loss fetch is one line of its own."""
+    import io
+
+    from transformnet.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for console, is_terminal in ((Terminal(), True), (io.StringIO(), False)):
+        progress = Progress(20, file=console)
+        progress.start(0)
+        for step in (5, 10):
+            progress.advance(step)
+        progress.losses(10, "loss 1.5")
+        progress.close()
+        text = console.getvalue()
+        assert ("\r" in text) is is_terminal, text
+        if not is_terminal:
+            assert [line.split(" eta")[0] for line in text.splitlines()] == ["step 10/20 loss 1.5"]
+
+
+def test_eval_shows_no_bar_where_its_console_is_not_a_terminal(tmp_path):
+    """Several photos with the slow path's per-iteration bar, stderr a pipe: only our lines."""
+    import numpy as np
+    from PIL import Image
+
+    photos = []
+    for i in range(2):
+        photos.append(tmp_path / f"p{i}.png")
+        Image.fromarray(np.full((24, 24, 3), 60 * i, np.uint8)).save(photos[-1])
+    done = subprocess.run(
+        [sys.executable, "eval.py", "--style", str(photos[0]), "--image", str(photos[1]), "--size", "24",
+         "--iterations", "3", "--output", str(tmp_path / "out.png")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr and "it/s" not in done.stderr, done.stderr

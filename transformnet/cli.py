@@ -27,6 +27,7 @@ from .fast import ModelError, resolve_model
 from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
 from .images import ImageError, load_image, output_format, probe_image, resize_to_max_side
 from .pipeline import expand_images
+from .progress import tqdm_disable
 from .quiet import load_keras
 
 EXIT_OK = 0
@@ -162,7 +163,7 @@ def run_fast(args):
 
     model = transformnet.load_model(model_path)
     status = EXIT_ERROR if problems else EXIT_OK
-    bar = tqdm(total=len(good), unit="image", disable=args.quiet or len(good) < 2)
+    bar = tqdm(total=len(good), unit="image", disable=tqdm_disable(args.quiet or len(good) < 2))
     for index, (source, target) in enumerate(zip(good, outputs)):
         start = time.perf_counter()
         tiles = _TileBar(source, disable=args.quiet)
@@ -203,7 +204,7 @@ class _TileBar:
         from tqdm import tqdm
 
         if self.bar is None:
-            self.bar = tqdm(total=total, unit="tile", desc=_stem(self.source), leave=False, disable=self.disable)
+            self.bar = tqdm(total=total, unit="tile", desc=_stem(self.source), leave=False, disable=tqdm_disable(self.disable))
         self.bar.update(done - self.bar.n)
 
     def close(self):
@@ -324,7 +325,7 @@ def run_slow(args):
         tv_weight=args.tv_weight,
     )
     log_rows = []
-    bar = tqdm(total=args.iterations, unit="it", desc=f"gatys {args.optimizer}", disable=args.quiet)
+    bar = tqdm(total=args.iterations, unit="it", desc=f"gatys {args.optimizer}", disable=tqdm_disable(args.quiet))
 
     def progress(iteration, losses):
         log_rows.append((iteration, time.perf_counter() - start, losses))

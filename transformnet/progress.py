@@ -1,4 +1,9 @@
-"""The console's progress bar for training."""
+"""The console's progress bars: where they are shown, and the training bar.
+
+A bar is for a person at a terminal. Where the console is a file or a pipe (``nohup``, SLURM,
+CI, ``| tee``) tqdm's redraws would be one endless line of carriage returns, so there
+eval.py's bars are hidden (its per-photo lines stay) and training prints one line per loss fetch.
+"""
 
 import sys
 import time
@@ -6,12 +11,19 @@ import time
 from .info import duration
 
 
+def tqdm_disable(quiet):
+    """tqdm's ``disable``: True for ``--quiet``; else None, tqdm's own "no bar unless the
+    stream is a terminal"."""
+    return True if quiet else None
+
+
 class Progress:
     """The console's training bar: it moves with every finished step and shows the losses and an
     ETA whenever they are fetched (every ``--log-every`` steps).
 
     It starts after the train step has compiled (``start``), so compile time does not distort the
-    rate or the ETA. tqdm when installed, else one printed line per loss fetch (GPU machine).
+    rate or the ETA. Where the console is not a terminal (or tqdm is missing): one printed line
+    per loss fetch instead.
     """
 
     def __init__(self, total, file=None):
@@ -24,7 +36,8 @@ class Progress:
             from tqdm import tqdm
         except ImportError:
             return
-        self.bar = tqdm(total=self.total, initial=step, unit="step", dynamic_ncols=True, file=self.file)
+        bar = tqdm(total=self.total, initial=step, unit="step", dynamic_ncols=True, file=self.file, disable=tqdm_disable(False))
+        self.bar = None if bar.disable else bar
 
     def advance(self, step):
         """``step`` steps are finished (a count the bar never exceeds)."""

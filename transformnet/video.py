@@ -20,6 +20,7 @@ import subprocess
 import numpy as np
 
 from .files import WriteError, atomic_write, read_problem
+from .progress import tqdm_disable
 
 QUALITY = 8
 """imageio-ffmpeg's 0..10 quality scale (libx264 CRF ~ 18): visually lossless for stylized
@@ -142,7 +143,7 @@ def stylize_video(source, target, stylize_frame, progress=True):
         reader = imageio_ffmpeg.read_frames(source)
         next(reader)
         writer = None  # sized by the first stylized frame: --max-size makes frames smaller
-        bar = tqdm(total=estimate, unit="frame", desc=os.path.basename(source), disable=not progress)
+        bar = tqdm(total=estimate, unit="frame", desc=os.path.basename(source), disable=tqdm_disable(not progress))
         try:
             for raw in reader:
                 frame = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
