@@ -219,3 +219,46 @@ def test_outputs_are_tagged_srgb_and_read_back_unchanged(tmp_path, suffix):
     assert "sRGB" in ImageCms.getProfileDescription(profile)
     if suffix in (".png", ".tif"):
         np.testing.assert_array_equal(load_image(tmp_path / f"out{suffix}"), pixels)
+
+
+def _phone_photo():
+    array = np.zeros((40, 60, 3), np.uint8)
+    array[:, :30], array[:, 30:] = (200, 30, 30), (30, 30, 200)
+    return array
+
+
+@pytest.mark.parametrize("suffix", [".HEIC", ".avif"])
+def test_heic_and_avif_photos_are_read_and_found_in_folders(tmp_path, suffix):
+    """iPhones save HEIC (read through the [heif] extra, pillow-heif), AVIF is PIL's own; a
+    folder of them is a folder of photos."""
+    import transformnet.images as images
+    from transformnet.pipeline import expand_images
+
+    if suffix == ".HEIC" and not images.heif_reader():
+        pytest.skip("pillow-heif (the [heif] extra) is not installed")
+    if suffix == ".avif" and not __import__("PIL.features").features.check("avif"):
+        pytest.skip("this Pillow reads no AVIF")
+    path = tmp_path / f"IMG_0001{suffix}"
+    Image.fromarray(_phone_photo()).save(path, quality=95)
+    assert probe_image(path) == (60, 40)
+    loaded = load_image(path).astype(int)
+    assert np.abs(loaded[:, 2:28] - (200, 30, 30)).mean() < 12 and np.abs(loaded[:, 32:58] - (30, 30, 200)).mean() < 12
+    assert expand_images([str(tmp_path)])[0] == [str(path)]
+
+
+def test_a_heic_photo_without_the_extra_says_what_to_install(tmp_path):
+    """Without pillow-heif PIL cannot identify HEIC: the line says what it is and what to install."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    photo = tmp_path / "IMG_0002.HEIC"
+    photo.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(64))  # the header an iPhone writes
+    script = ("import sys; sys.modules['pillow_heif'] = None\n"
+              "from transformnet.images import ImageError, load_image\n"
+              f"try: load_image({str(photo)!r})\n"
+              "except ImageError as error: print(error)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == (f"{photo}: a HEIC/HEIF photo; reading it needs pillow-heif, which comes with the "
+                                   '[heif] extra: pip install "transformnet[heif]"'), done.stderr

@@ -37,11 +37,12 @@ def test_version_is_written_once(pyproject, project):
 def test_export_and_video_are_extras_that_test_pulls_in(project):
     core = " ".join(project["dependencies"])
     extras = project["optional-dependencies"]
-    for name in ("tf2onnx", "onnx", "imageio-ffmpeg"):
+    for name in ("tf2onnx", "onnx", "imageio-ffmpeg", "pillow-heif"):
         assert name not in core
     assert any(d.startswith("tf2onnx") for d in extras["export"]) and any(d.startswith("onnx") for d in extras["export"])
     assert any(d.startswith("imageio-ffmpeg") for d in extras["video"])
-    assert "transformnet[export,video]" in extras["test"]
+    assert any(d.startswith("pillow-heif") for d in extras["heif"])
+    assert "transformnet[export,video,heif]" in extras["test"]
 
 
 @pytest.mark.parametrize("script", ["transformnet-train", "transformnet-stylize"])

@@ -22,6 +22,10 @@ with black-point compensation, the default of photo editors. Untagged images are
 as browsers do; so is an image whose profile is unreadable or does not match its pixels. Every
 image written carries the sRGB profile, so colour-managed viewers show what the network made.
 
+HEIC/HEIF (iPhones' default since 2017) is read through pillow-heif, the ``[heif]`` extra, which
+registers itself with PIL (libheif applies the photo's rotation); without it such a photo is one
+line saying what to install. AVIF is PIL's own.
+
 Writes are atomic (``files.atomic_write``) and the encoded file is built in memory first: PIL's
 JPEG writer ignores a failing disk write and would leave a silently truncated file.
 """
@@ -135,9 +139,37 @@ def _check_size(path, width, height):
         )
 
 
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+"""Major brands (bytes 8..12, after ``ftyp``) of HEIC/HEIF files."""
+
+
+@functools.cache
+def heif_reader():
+    """Registers pillow-heif's HEIC/HEIF opener with PIL once; False when it is not installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
+
+
+def _unidentified(path):
+    """The one line for a file PIL cannot identify: a HEIC photo without the extra says so."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except OSError:
+        head = b""
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS and not heif_reader():
+        return ImageError(f'{path}: a HEIC/HEIF photo; reading it needs pillow-heif, which comes with the [heif] extra: pip install "transformnet[heif]"')
+    return ImageError(f"{path}: not an image file (unknown or unsupported format)")
+
+
 def _read(path, decode):
     """Opens ``path`` with PIL and returns ``decode(image)``, mapping every failure to ImageError."""
     _check_file(path)
+    heif_reader()
     try:
         with warnings.catch_warnings():
             # PIL warns before its hard limit; turn the warning into the same clear error.
@@ -152,7 +184,7 @@ def _read(path, decode):
             "decompression-bomb limit)"
         ) from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file (unknown or unsupported format)") from None
+        raise _unidentified(path) from None
     except OSError as error:
         # PIL's message for a truncated file mentions "truncated"; others mean not an image.
         text = str(error).splitlines()[0] if str(error) else type(error).__name__

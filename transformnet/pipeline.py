@@ -16,7 +16,7 @@ import numpy as np
 
 from . import config
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".heic", ".heif", ".avif")
 """Files a folder contributes; anything else in it (sidecars, .xmp, videos) is left alone."""
 
 
