@@ -151,3 +151,18 @@ def test_position_counts_items_over_epochs(tmp_path):
         next(batches)
         assert (data.epoch, data.index) == divmod(g, 5)
     batches.close()
+
+
+def test_train_and_eval_take_the_same_files_as_photos(tmp_path):
+    """One rule (images.PHOTO_SUFFIXES) for which files in a folder are photos: a folder that
+    eval.py stylizes is a folder train.py can train on (it used to take JPEG/PNG only)."""
+    from transformnet.images import PHOTO_SUFFIXES
+    from transformnet.pipeline import expand_images
+
+    for i, suffix in enumerate(PHOTO_SUFFIXES):
+        (tmp_path / f"p{i}{suffix.upper() if i % 2 else suffix}").write_bytes(b"")
+    for other in ("notes.txt", "clip.mp4", "IMG_0001.xmp", ".hidden.jpg"):
+        (tmp_path / other).write_bytes(b"")
+    photos = list_images(str(tmp_path))
+    assert len(photos) == len(PHOTO_SUFFIXES) and ".webp" in PHOTO_SUFFIXES
+    assert sorted(photos) == sorted(expand_images([str(tmp_path)])[0])

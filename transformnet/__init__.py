@@ -101,7 +101,7 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
 def train(style, data, name, *, log=print, **settings):
     """Trains a transform net for the painting ``style`` on the photos ``data`` and exports it.
 
-    ``data``: a folder of photos (JPEG/PNG, recursive) or ``"tfds:coco/2017"``. ``settings``:
+    ``data``: a folder of photos (JPEG, PNG, WebP, ..., recursive) or ``"tfds:coco/2017"``. ``settings``:
     any ``train.py`` flag with ``_`` for ``-``: ``steps=2000, style_weight=10, batch_size=4,
     width=0.5, output="checkpoints", logdir="runs/NAME", resume=True, force=True, ...``; the
     defaults and their reasons are in ``transformnet/config.py``. ``log`` receives each status

@@ -1,4 +1,4 @@
-"""Training photos for the fast trainer: a folder of JPEG/PNG files, or MS-COCO via tfds.
+"""Training photos for the fast trainer: a folder of photos, or MS-COCO via tfds.
 
 Issue 3 asks for an input pipeline that needs no TensorFlow on the JAX backend (the GPU machine
 has none) and keeps a GPU fed, so the folder reader is numpy + PIL only:
@@ -35,9 +35,8 @@ import numpy as np
 from PIL import Image
 
 from . import config
-from .images import ImageError, load_image
+from .images import PHOTO_SUFFIXES, ImageError, load_image
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 HOLDOUT_SEED = 1234
 """Validation photos are drawn with this fixed seed so every run validates on the same photos."""
 
@@ -47,7 +46,7 @@ class DataError(ValueError):
 
 
 def list_images(root):
-    """Every JPEG/PNG file below ``root``: recursive, sorted, symlinked folders followed.
+    """Every photo (``images.PHOTO_SUFFIXES``) below ``root``: recursive, sorted, symlinked folders followed.
 
     Each real file is listed once: a folder reached again (a symlink loop, or two links to one
     folder) is not entered twice, and a photo reachable under several names (symlinks, hard
@@ -67,7 +66,7 @@ def list_images(root):
         folders.add(key)
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
         for name in sorted(files):
-            if name.startswith(".") or not name.lower().endswith(IMAGE_EXTENSIONS):
+            if name.startswith(".") or not name.lower().endswith(PHOTO_SUFFIXES):
                 continue
             path = os.path.join(folder, name)
             try:
@@ -125,7 +124,7 @@ def held_out(count, asked):
 
 
 class PhotoFolder:
-    """Batches of uint8 (B, S, S, 3) training crops from every JPEG/PNG below ``root``.
+    """Batches of uint8 (B, S, S, 3) training crops from every photo below ``root``.
 
     ``position`` is ``{"epoch", "index"}``: the next item of the epoch's permutation. It is
     updated when a batch is handed out, so saving it after training on that batch and restoring
@@ -148,7 +147,7 @@ class PhotoFolder:
             raise DataError(f"{root}: not a folder of photos (or use tfds:NAME)")
         paths = list_images(root)
         if not paths:
-            raise DataError(f"{root}: found 0 JPEG/PNG photos (looked in every subfolder)")
+            raise DataError(f"{root}: found 0 photos ({', '.join(PHOTO_SUFFIXES[:4])}, ...; looked in every subfolder)")
         self.holdout_asked = int(holdout)
         holdout = held_out(len(paths), holdout)
         order = np.random.default_rng(HOLDOUT_SEED).permutation(len(paths))

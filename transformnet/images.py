@@ -51,6 +51,10 @@ SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 READABLE_MODES = SIXTEEN_BIT + ("F", "1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "YCbCr", "CMYK", "LAB")
 """Every PIL mode with a rule above; others are refused before decoding."""
 
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".avif", ".tif", ".tiff", ".bmp", ".gif", ".ppm", ".pgm")
+"""The files a folder of photos contributes, to eval.py and to train.py alike; anything else in
+it (sidecars, .xmp, videos) is left alone."""
+
 JPEG_QUALITY = 95
 """JPEG quality 95 keeps brush strokes, files stay small."""
 

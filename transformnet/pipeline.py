@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import config
+from .images import PHOTO_SUFFIXES
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".heic", ".heif", ".avif")
-"""Files a folder contributes; anything else in it (sidecars, .xmp, videos) is left alone."""
 
 
 def expand_images(specs):
@@ -44,11 +43,11 @@ def expand_images(specs):
             found = sorted(
                 os.path.join(spec, name)
                 for name in os.listdir(spec)
-                if name.lower().endswith(IMAGE_SUFFIXES) and not name.startswith(".")
+                if name.lower().endswith(PHOTO_SUFFIXES) and not name.startswith(".")
                 and os.path.isfile(os.path.join(spec, name))
             )
             if not found:
-                problems.append(f"{spec}: folder has no image files ({', '.join(IMAGE_SUFFIXES[:3])}, ...)")
+                problems.append(f"{spec}: folder has no image files ({', '.join(PHOTO_SUFFIXES[:3])}, ...)")
             for path in found:
                 add(path)
         elif not os.path.exists(spec) and glob.has_magic(spec):

@@ -167,7 +167,7 @@ def build_parser():
     what = p.add_argument_group("what to train")
     what.add_argument("--style", required=True, metavar="PAINTING", help="the painting whose style is learned (an image file)")
     what.add_argument("--name", required=True, help="model name: writes OUTPUT/NAME.keras, which eval.py --model NAME uses")
-    what.add_argument("--data", required=True, metavar="DIR|tfds:NAME", help="training photos: a folder (JPEG/PNG, searched recursively) or tfds:coco/2017")
+    what.add_argument("--data", required=True, metavar="DIR|tfds:NAME", help="training photos: a folder (JPEG, PNG, WebP, ...; searched recursively) or tfds:coco/2017")
     what.add_argument("--config", default=None, metavar="FILE", help="take every setting from a .keras model, a checkpoint .npz or a .json file; flags given override them")
     run = p.add_argument_group("training")
     run.add_argument("--steps", type=int, metavar="N", default=config.STEPS, help="training steps (default %(default)s)")
