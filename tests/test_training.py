@@ -324,6 +324,8 @@ def test_resume_refuses_a_run_with_other_settings_or_painting(tmp_path):
         with pytest.raises(TrainingError) as info:
             run(args(tmp_path, "r", 4, resume=True, force=True, **changed))
         assert str(info.value).startswith(f"{checkpoint}: was trained with ") and words in str(info.value)
+    with pytest.raises(TrainingError, match=f"^{checkpoint}: is at step 2, beyond --steps 1; .* give --steps 2 "):
+        run(args(tmp_path, "r", 1, resume=True, force=True))  # it used to export the step-2 model as if asked for
     lines = []  # more steps, other logging: the same run
     run(args(tmp_path, "r", 4, resume=True, force=True, log_every=1), lines)
     assert any("resumed from" in line for line in lines), lines

@@ -218,6 +218,9 @@ class Run:
         if conflict:
             raise TrainingError(f"{self.last_checkpoint}: was trained with {conflict}; --resume continues the same run "
                                 f"(--config {self.last_checkpoint} restores its settings), or give another --logdir")
+        if int(meta["step"]) > self.settings.steps:  # it would be exported as it is, not at --steps
+            raise TrainingError(f"{self.last_checkpoint}: is at step {meta['step']}, beyond --steps {self.settings.steps}; "
+                                f"--resume continues a run: give --steps {meta['step']} (exports it as it is) or more")
         self.stepper.load(groups)
         try:
             self.data.restore(distribute.unpack_position(meta["data"], self.dist.process_index, self.dist.process_count))
