@@ -1,9 +1,13 @@
 """Image I/O: awkward files are converted or rejected with one clear line (no Keras needed)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import ROOT
 from images_factory import bad_inputs, good_inputs
 from transformnet.images import ImageError, load_image, probe_image, save_image
 
@@ -244,15 +248,14 @@ def test_heic_and_avif_photos_are_read_and_found_in_folders(tmp_path, suffix):
     loaded = load_image(path).astype(int)
     assert np.abs(loaded[:, 2:28] - (200, 30, 30)).mean() < 12 and np.abs(loaded[:, 32:58] - (30, 30, 200)).mean() < 12
     assert expand_images([str(tmp_path)])[0] == [str(path)]
+    # An output may be one too; before any photo is read (a fresh process), as after.
+    code = f"from transformnet.images import output_format; print(output_format('out{suffix}'))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() in ("HEIF", "AVIF"), done.stderr
 
 
 def test_a_heic_photo_without_the_extra_says_what_to_install(tmp_path):
     """Without pillow-heif PIL cannot identify HEIC: the line says what it is and what to install."""
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
     photo = tmp_path / "IMG_0002.HEIC"
     photo.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(64))  # the header an iPhone writes
     script = ("import sys; sys.modules['pillow_heif'] = None\n"

@@ -273,6 +273,7 @@ def to_uint8(array):
 @functools.lru_cache(maxsize=None)
 def _writable_format(suffix):
     """PIL's format for ``suffix`` if PIL can write an RGB photo in it, else the reason it cannot."""
+    heif_reader()  # registers .heic for writing too, whichever comes first
     fmt = Image.registered_extensions().get(suffix)
     if fmt is None:
         return None, "unknown image format (use .jpg or .png)"
