@@ -91,10 +91,18 @@ def test_video_with_audio(tmp_path, model_dir):  # noqa: F811
     assert video.probe(tmp_path / "small.mp4")["size"] == (24, 16) and small.stderr == ""
 
 
-def test_export_cli(tmp_path, model_dir):  # noqa: F811
-    result = run("--model", "random", "--checkpoints", model_dir, "--export", tmp_path / "exp", "--format", "onnx")
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_export_cli(tmp_path, model_dir, backend):  # noqa: F811
+    """The converters are TensorFlow's; the job runs on it whatever KERAS_BACKEND says (it used
+    to refuse under jax, naming its temporary folder), and prints nothing but the path."""
+    result = run("--model", "random", "--checkpoints", model_dir, "--export", tmp_path / "exp", "--format", "onnx",
+                 env={"KERAS_BACKEND": backend})
     assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "exp" / "random.onnx") and result.stderr == ""
     assert (tmp_path / "exp" / "random.onnx").is_file()
+    tflite = run("--model", "random", "--checkpoints", model_dir, "--export", tmp_path / "exp", "--format", "tflite",
+                 env={"KERAS_BACKEND": backend})
+    assert tflite.returncode == 0 and tflite.stderr == "", tflite.stderr
     again = run("--model", "random", "--checkpoints", model_dir, "--export", tmp_path / "exp", "--format", "onnx")
     one_error_line(again, tmp_path / "exp" / "random.onnx")
 

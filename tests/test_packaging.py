@@ -114,6 +114,17 @@ def test_onnx_export_without_the_export_extra_is_one_line(tmp_path, model_file):
     assert not (tmp_path / "out").exists()
 
 
+def test_export_without_tensorflow_is_one_line(tmp_path, model_file):
+    """A JAX-only machine (the lent GPU's kind) exports nothing: said before Keras loads."""
+    status, err, keras_loaded = _run_without(
+        ["tensorflow"], ["--model", str(model_file), "--export", str(tmp_path / "out"), "--format", "tflite"], tmp_path
+    )
+    assert status == 1 and not keras_loaded
+    assert err.strip().splitlines() == [
+        f"error: {tmp_path / 'out' / 'starry.tflite'}: --format tflite needs TensorFlow, which is not installed here: pip install tensorflow"
+    ]
+
+
 def test_video_without_the_video_extra_is_one_line(tmp_path, model_file):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"\0" * 100)

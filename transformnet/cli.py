@@ -28,7 +28,7 @@ from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
 from .images import ImageError, load_image, output_format, probe_image, resize_to_max_side
 from .pipeline import expand_images
 from .progress import tqdm_disable
-from .quiet import load_keras
+from .quiet import filtered_stderr, load_keras
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a file could not be used, or a run failed
@@ -263,19 +263,21 @@ def run_video(args):
 
 def run_export(args):
     """``--model M --export DIR --format savedmodel|tflite|onnx``."""
-    from .export import ExportError, export_model, export_path, require_exporter
+    from .export import ExportError, export_model, export_path, require_exporter, use_tensorflow_backend
 
     model_path, model_name = resolve_model(args.model, args.checkpoints)
     try:  # a missing optional extra is reported before Keras loads
         require_exporter(args.format, export_path(args.export, model_name, args.format))
     except ExportError as error:
         raise CLIError(str(error)) from None
+    use_tensorflow_backend()
     load_keras()
     from .fast import load_transform_model
 
     model = load_transform_model(model_path)
     try:
-        path = export_model(model, args.export, model_name, args.format, force=args.force)
+        with filtered_stderr():
+            path = export_model(model, args.export, model_name, args.format, force=args.force)
     except ExportError as error:
         raise CLIError(str(error)) from None
     print(path, flush=True)

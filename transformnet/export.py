@@ -12,13 +12,18 @@ dynamic (any size from 8 x 8 up), computing exactly what the Keras model compute
   Runs with onnxruntime. tf2onnx and onnx are the optional ``[export]`` extra; without them
   this format is refused with one line saying what to install.
 
-TensorFlow is imported lazily, only here: stylizing itself runs on any Keras backend.
+TensorFlow is imported lazily, only here: stylizing itself runs on any Keras backend. All three
+converters are TensorFlow's, so an export runs on the TensorFlow backend whatever
+``KERAS_BACKEND`` says (:func:`use_tensorflow_backend`): the ``.keras`` file is backend-neutral, and
+the result is the same.
 """
 
 import importlib.util
 import os
 import shutil
+import sys
 import tempfile
+import warnings
 
 FORMATS = ("savedmodel", "tflite", "onnx")
 
@@ -33,6 +38,8 @@ class ExportError(ValueError):
 def require_exporter(fmt, target):
     """Raises ExportError naming ``target`` when ``fmt``'s converter is not installed; cheap
     (finds the modules without importing them), so the command line checks before loading."""
+    if importlib.util.find_spec("tensorflow") is None:  # e.g. a JAX-only GPU machine
+        raise ExportError(f"{target}: --format {fmt} needs TensorFlow, which is not installed here: pip install tensorflow")
     missing = [module for module in EXTRA_MODULES.get(fmt, ()) if importlib.util.find_spec(module) is None]
     if missing:
         raise ExportError(
@@ -97,6 +104,13 @@ def _export_ready(model):
     return clone
 
 
+def use_tensorflow_backend():
+    """Makes Keras start on TensorFlow in this process, before it is imported (an export job);
+    once Keras runs on another backend, :func:`export_model` refuses in one line instead."""
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = "tensorflow"
+
+
 MIN_SIDE = 8
 """Smallest H or W an exported model accepts (see ``_export_ready``)."""
 
@@ -105,12 +119,10 @@ def keras_model_export(model, path, fmt):
     import contextlib
     import io
 
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        raise ExportError(f"{path}: export needs the TensorFlow backend (KERAS_BACKEND=tensorflow)")
     model = _export_ready(model)
-    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the signature; keep stdout clean
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # Keras prints the signature
+        # Keras' tf2onnx shim probes np.object, which NumPy 2 answers with a FutureWarning.
+        warnings.filterwarnings("ignore", message="In the future `np.object`", category=FutureWarning)
         model.export(path, format=fmt, verbose=False)
 
 
@@ -133,10 +145,14 @@ def export_model(model, directory, name, fmt, force=False):
     and the partial export is removed."""
     from .files import WriteError, check_writable, describe
 
+    import keras
+
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
     target = export_path(directory, name, fmt)
     require_exporter(fmt, target)
+    if keras.backend.backend() != "tensorflow":
+        raise ExportError(f"{target}: export runs on the TensorFlow backend, and Keras was started on {keras.backend.backend()}")
     if os.path.exists(target) and not force:
         raise ExportError(f"{target}: already exists (use --force to overwrite)")
     try:

@@ -5,7 +5,7 @@ before our first message: "All log messages before absl::InitializeLog() ...", o
 stubs, CPU-instruction notes and, on machines without a GPU, "failed call to cuInit".
 ``TF_CPP_MIN_LOG_LEVEL`` does not reach them (absl writes them before TensorFlow's own logging
 is set up), so :func:`load_keras` sends file descriptor 2 through a filter while Keras is imported
-and the devices are probed, and only lines matching :data:`NOISE` are dropped: Python tracebacks,
+and the devices are probed (and eval.py while TensorFlow's converters export a model), and only lines matching :data:`NOISE` are dropped: Python tracebacks,
 warnings and every other error line pass.
 
 The filter is a child process, not a thread: if the import itself crashes (a CPU without AVX, a
@@ -24,7 +24,9 @@ NOISE = re.compile(
     rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
     rb"|[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\] "  # absl INFO and WARNING lines
     rb"|To enable the following instructions:"  # second line of the CPU-feature note
-    rb"|E\d{4} [\d:.]+ +\d+ \S+:\d+\] (failed call to cuInit|Unable to register cu\w+ factory))"
+    rb"|E\d{4} [\d:.]+ +\d+ \S+:\d+\] (failed call to cuInit|Unable to register cu\w+ factory"
+    # the TFLite converter reading its own graph ("... Unknown attributes will be ignored")
+    rb"|NodeDef mentions attribute \w+ which is not in the op definition))"
 )
 
 _FILTER = """
@@ -40,7 +42,11 @@ for line in sys.stdin.buffer:
 
 @contextlib.contextmanager
 def filtered_stderr():
-    """Within the block, file descriptor 2 (C++ and Python alike) goes through the NOISE filter."""
+    """Within the block, file descriptor 2 (C++ and Python alike) goes through the NOISE filter
+    (unless ``TRANSFORMNET_VERBOSE`` is set)."""
+    if os.environ.get("TRANSFORMNET_VERBOSE"):
+        yield
+        return
     sys.stderr.flush()
     try:
         child = subprocess.Popen(
@@ -66,7 +72,7 @@ def load_keras():
     """Imports Keras (and TensorFlow's devices) with the start-up noise filtered;
     returns the ``keras`` module. A no-op filter when Keras is already loaded."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "keras" in sys.modules or os.environ.get("TRANSFORMNET_VERBOSE"):
+    if "keras" in sys.modules:
         import keras
 
         return keras
