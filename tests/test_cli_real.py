@@ -1,12 +1,16 @@
 """eval.py's real-use flags end to end: folders/globs, tiling, --max-size, colour, strength,
 video and export (subprocesses, marked ``cli``)."""
 
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import ROOT
 from images_factory import bad_inputs
 from test_cli import model_dir, one_error_line, run  # noqa: F401 (fixtures)
 from test_video import _make_clip
@@ -112,3 +116,27 @@ def test_export_to_a_place_that_cannot_be_written(tmp_path, model_dir):  # noqa:
     blocker.write_text("x")
     result = run("--model", "random", "--checkpoints", model_dir, "--export", blocker / "exp", "--format", "onnx")
     assert "is a file, not a folder" in one_error_line(result, blocker / "exp" / "random.onnx")
+
+
+def test_jax_backend_neither_loads_tensorflow_nor_prints_anything_of_its_own(tmp_path, model_dir):  # noqa: F811
+    """With TensorFlow installed beside JAX, Keras imported it to answer ``tf.available`` when
+    the model was loaded and cloned for inference: seconds of start-up and its log lines on the
+    console. And JAX warned about a fork whenever the video job started ffmpeg."""
+    from transformnet import video
+
+    photo = _photo(tmp_path / "p.png", (40, 30))
+    clip = tmp_path / "clip.mp4"
+    _make_clip(clip, audio=False, fps=4, seconds=1, size="32x24")
+    script = (
+        "import sys\n"
+        "from transformnet.cli import main\n"
+        f"a = main(['--model', 'random', '--checkpoints', {str(model_dir)!r}, '--image', {str(photo)!r}, '--output', {str(tmp_path / 'o.jpg')!r}])\n"
+        f"b = main(['--model', 'random', '--checkpoints', {str(model_dir)!r}, '--video', {str(clip)!r}, '--output', {str(tmp_path / 'o.mp4')!r}, '--quiet'])\n"
+        "print(a, b, 'tensorflow' in sys.modules)\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    env.pop("TRANSFORMNET_VERBOSE", None)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert done.stdout.strip().splitlines()[-1] == "0 0 False", done.stdout + done.stderr
+    assert done.stderr == ""
+    assert video.probe(tmp_path / "o.mp4")["size"] == (32, 24)

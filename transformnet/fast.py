@@ -14,6 +14,7 @@ import zipfile
 from . import checks, config
 from .checks import MODEL_SUFFIX
 from .files import read_problem
+from .quiet import no_tensorflow_lookups
 
 PRETRAINED_PACKAGE_DIR = "pretrained"  # transformnet/pretrained/ in a wheel: pyproject.toml's package-dir
 
@@ -160,7 +161,8 @@ def load_transform_model(path):
     from . import network  # noqa: F401 - registers the custom layers for deserialisation
 
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        with no_tensorflow_lookups():
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # keras/h5py/zipfile raise many types for a bad file
         text = str(error).strip().splitlines()[0] if str(error).strip() else ""
         detail = f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -24,6 +24,8 @@ import collections
 
 import numpy as np
 
+from .quiet import no_tensorflow_lookups
+
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 MAX_SHAPES = 4
@@ -462,5 +464,6 @@ def get_stylizer(model, precision="auto"):
     stylizer = _STYLIZERS.get(key)
     if stylizer is None or stylizer.source is not model:
         _STYLIZERS.clear()
-        stylizer = _STYLIZERS[key] = Stylizer(model, precision)
+        with no_tensorflow_lookups():  # the clone reads every layer's config
+            stylizer = _STYLIZERS[key] = Stylizer(model, precision)
     return stylizer

@@ -8,13 +8,12 @@ one file. ``read_model_metadata`` reads it with ``zipfile`` alone (no Keras impo
 ``eval.py --info NAME`` calls.
 """
 
-import contextlib
 import json
 import os
-import sys
 import zipfile
 
 from .files import atomic_write
+from .quiet import no_tensorflow_lookups
 
 METADATA_MEMBER = "transformnet.json"
 
@@ -23,37 +22,13 @@ def export_model(model, path, metadata):
     """Saves ``model`` to ``path`` (.keras) with ``metadata`` inside, atomically."""
 
     def write(tmp):
-        with _no_tensorflow_lookups():
+        with no_tensorflow_lookups():
             model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=2, sort_keys=True))
 
     atomic_write(path, write)
     return path
-
-
-@contextlib.contextmanager
-def _no_tensorflow_lookups():
-    """Keras' serializer asks ``tf.available`` about every object it saves, which imports
-    TensorFlow whenever it is installed: on the JAX backend that costs seconds, prints TensorFlow's
-    start-up log and breaks the rule that the JAX path never loads TensorFlow. While TensorFlow is
-    not loaded no object can be a TensorFlow type, so answering False is exact. (Keras' private
-    ``LazyModule``; if its layout changes this does nothing and only the import comes back.)"""
-    try:
-        from keras.src.utils import module_utils
-
-        lazy = module_utils.tensorflow
-        unknown = "tensorflow" not in sys.modules and lazy._available is None
-    except (ImportError, AttributeError):
-        unknown = False
-    if not unknown:
-        yield
-        return
-    lazy._available = False
-    try:
-        yield
-    finally:
-        lazy._available = None
 
 
 def read_model_metadata(path):

@@ -86,3 +86,27 @@ def load_keras():
         # Not jax.devices(): a multi-process job must call jax.distributed.initialize() before
         # JAX initialises its backend (distribute.py), and JAX's start-up is quiet anyway.
     return keras
+
+
+@contextlib.contextmanager
+def no_tensorflow_lookups():
+    """Keras' serializer asks ``tf.available`` about every object it saves or clones (``get_config``),
+    which imports TensorFlow whenever it is installed: on the JAX backend that costs seconds, prints TensorFlow's
+    start-up log and breaks the rule that the JAX path never loads TensorFlow. While TensorFlow is
+    not loaded no object can be a TensorFlow type, so answering False is exact. (Keras' private
+    ``LazyModule``; if its layout changes this does nothing and only the import comes back.)"""
+    try:
+        from keras.src.utils import module_utils
+
+        lazy = module_utils.tensorflow
+        unknown = "tensorflow" not in sys.modules and lazy._available is None
+    except (ImportError, AttributeError):
+        unknown = False
+    if not unknown:
+        yield
+        return
+    lazy._available = False
+    try:
+        yield
+    finally:
+        lazy._available = None

@@ -16,6 +16,7 @@ a full disk), and renamed when complete.
 import logging
 import os
 import subprocess
+import warnings
 
 import numpy as np
 
@@ -41,6 +42,9 @@ def _imageio_ffmpeg(path):
     # reading ("frame size for reading ... is different"), odd sides scaled up by 1 px on writing.
     # They would print as raw lines between ours; failures still raise.
     logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
+    # JAX warns at every fork that a forked copy of its threads may deadlock; subprocess execs
+    # ffmpeg at once, so that cannot happen here.
+    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning, module="subprocess")
     return imageio_ffmpeg
 
 
