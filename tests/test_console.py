@@ -82,3 +82,65 @@ def test_eval_shows_no_bar_where_its_console_is_not_a_terminal(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stderr and "it/s" not in done.stderr, done.stderr
+
+
+def _device_out_of_memory():
+    """The error the active Keras backend raises for an allocation no machine has (1 TiB)."""
+    import keras
+
+    try:
+        keras.ops.convert_to_numpy(keras.ops.zeros((1 << 40,), "uint8"))
+    except Exception as error:  # noqa: BLE001 - whatever type the backend raises
+        return error
+    raise AssertionError("allocated 1 TiB")
+
+
+def test_out_of_memory_is_recognised_whichever_backend_raises_it():
+    from transformnet.quiet import out_of_memory
+
+    reason = out_of_memory(_device_out_of_memory())
+    assert reason and "\n" not in reason and len(reason) <= 160
+    assert out_of_memory(MemoryError()) == "MemoryError"
+    assert out_of_memory(ValueError("shapes do not match")) is None
+
+
+def test_out_of_memory_is_one_line_naming_what_to_lower(tmp_path, monkeypatch, capsys):
+    """A batch or photo too large for the device: one line with the flags that lower it, and the
+    other photos still stylized; never a traceback."""
+    import numpy as np
+    from PIL import Image
+
+    import transformnet
+    from transformnet import cli, training
+
+    oom = _device_out_of_memory()
+
+    def fail(*args, **kwargs):
+        raise oom
+
+    monkeypatch.setattr(transformnet, "train", fail)
+    status = training.main(["--style", "s.jpg", "--name", "n", "--data", str(tmp_path), "--batch-size", "64"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1 and len(err) == 1, err
+    assert err[0].startswith("error: out of memory at --batch-size 64 --image-size 256 --style-size 512 (")
+
+    from transformnet.network import build_transform_net
+    from transformnet.quiet import out_of_memory
+
+    build_transform_net(width=0.125).save(tmp_path / "m.keras")
+    photos = []
+    for name in ("big", "small"):
+        photos.append(tmp_path / f"{name}.png")
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(photos[-1])
+    real, calls = transformnet.stylize, []
+
+    def first_fails(model, photo, **options):
+        calls.append(photo.shape)
+        return fail() if len(calls) == 1 else real(model, photo, **options)
+
+    monkeypatch.setattr(transformnet, "stylize", first_fails)
+    status = cli.main(["--model", str(tmp_path / "m.keras"), "--image", *map(str, photos), "--output", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1 and len(calls) == 2
+    assert err == [f"error: {photos[0]}: out of memory ({out_of_memory(oom)}); {cli.LOWER_MEMORY['--model']}"]
+    assert (tmp_path / "out" / "small_m.jpg").exists() and not (tmp_path / "out" / "big_m.jpg").exists()

@@ -28,7 +28,7 @@ from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
 from .images import ImageError, load_image, output_format, probe_image, resize_to_max_side
 from .pipeline import expand_images
 from .progress import tqdm_disable
-from .quiet import filtered_stderr, load_keras
+from .quiet import filtered_stderr, load_keras, out_of_memory
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a file could not be used, or a run failed
@@ -172,11 +172,14 @@ def run_fast(args):
             result = transformnet.stylize(model, photo, **asdict(options), progress=tiles)
             tiles.close()
             save_image(target, result)
-        except (ImageError, WriteError, MemoryError) as error:
+        except Exception as error:  # noqa: BLE001 - the photo's problem is its line; others go on
+            reason = out_of_memory(error)
+            if reason is None and not isinstance(error, (ImageError, WriteError)):
+                raise
             tiles.close()
             bar.clear()
-            if isinstance(error, MemoryError):
-                error = f"{source}: out of memory (try --tile or --max-size)"
+            if reason:
+                error = f"{source}: out of memory ({reason}); {LOWER_MEMORY['--model']}"
             stop = isinstance(error, WriteError) and error.errno in STOPS_EVERYTHING  # a full disk
             left = len(good) - index - 1
             if stop and left:
@@ -511,6 +514,16 @@ def check_flags_fit_the_job(parser, args):
     return job
 
 
+LOWER_MEMORY = {
+    "--model": "stylize in smaller tiles (--tile 512) or downscale (--max-size PX)",
+    "--model --video": "stylize in smaller tiles (--tile 512) or downscale (--max-size PX)",
+    "--model --export": "free memory and retry",
+    "--style": "lower --size (and --style-size)",
+    "--info": "free memory and retry",
+}
+"""What lowers the memory a job needs, for its one-line out-of-memory error."""
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -529,6 +542,11 @@ def main(argv=None):
         vgg = sys.modules.get(f"{__package__}.vgg")  # only imported once Keras is loaded
         if vgg is not None and isinstance(error, vgg.WeightsError):
             _error(error)
+            return EXIT_ERROR
+        reason = out_of_memory(error)
+        if reason:
+            subject = args.video or (args.image[0] if job == "--style" else args.model or args.info)
+            _error(f"{subject}: out of memory ({reason}); {LOWER_MEMORY[job]}")
             return EXIT_ERROR
         raise
 

@@ -433,6 +433,7 @@ def main(argv=None):
     # As in train.py, for the transformnet-train console script: TensorFlow's C++ start-up
     # chatter buries the progress bar (TF_CPP_MIN_LOG_LEVEL=0 shows it).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    settings = None
     try:
         settings = parse_settings(argv).to_dict()
         import transformnet  # the command line is a thin wrapper over the Python API
@@ -449,11 +450,18 @@ def main(argv=None):
 
         print(f"error: {error.filename or 'output'}: {describe(error)}", file=sys.stderr)
         return 1
-    except Exception as error:  # noqa: BLE001 - WeightsError: one line, not a traceback
+    except Exception as error:  # noqa: BLE001 - WeightsError, out of memory: one line, not a traceback
+        from .quiet import out_of_memory
         from .vgg import WeightsError
 
         if isinstance(error, WeightsError):
             print(f"error: {error}", file=sys.stderr)
+            return 1
+        reason = out_of_memory(error)
+        if reason and settings is not None:
+            print(f"error: out of memory at --batch-size {settings['batch_size']} --image-size {settings['image_size']} "
+                  f"--style-size {settings['style_size']} ({reason}); lower them, or --precision mixed_bfloat16 on a GPU",
+                  file=sys.stderr)
             return 1
         raise
     return 0
