@@ -615,6 +615,28 @@ def test_bar_moves_every_step_without_a_sync_per_step(photos, monkeypatch):
     assert all(step - shown[i] <= training.RUN_AHEAD for i, step in enumerate(range(1, 8))), shown  # one per step
     assert len(fetches) == 1 and [e[1] for e in events if e[0] == "losses"] == [7]  # one sync, at the end
     assert "7/7" in screen.getvalue() and "loss " in screen.getvalue()
+    assert lines[-2].startswith(f"exported {settings.output_path} (7 steps, ")
+    assert lines[-1] == f"stylize with it: python eval.py --model {settings.output_path} --image PHOTO"
+
+
+def test_the_command_that_uses_a_model_is_by_name_where_a_name_finds_it(tmp_path, monkeypatch):
+    from transformnet.info import plural
+    from transformnet.settings import TrainSettings
+    from transformnet.training import _model_spec
+
+    def training_settings(**values):
+        return TrainSettings(style="painting.jpg", data="photos", **values)
+
+    monkeypatch.delenv("TRANSFORMNET_CHECKPOINTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "mine.keras").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+    here = training_settings(name="mine", output="checkpoints")
+    elsewhere = training_settings(name="mine", output=str(tmp_path / "other"))
+    assert _model_spec(here) == "mine" and _model_spec(elsewhere) == elsewhere.output_path
+    monkeypatch.setenv("TRANSFORMNET_CHECKPOINTS", str(tmp_path / "other"))  # the name would find another folder
+    assert _model_spec(here) == here.output_path
+    assert [plural(n, "step") for n in (1, 2, 40000, None)] == ["1 step", "2 steps", "40,000 steps", "? steps"]
 
 
 def test_info_describes_the_run_for_a_person_and_as_json(trained):

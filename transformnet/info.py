@@ -19,6 +19,11 @@ def _count(value):
     return f"{value:,}" if isinstance(value, int) else "?"
 
 
+def plural(value, noun):
+    """'1 step', '2 steps', '40,000 steps', '? steps'."""
+    return f"{_count(value)} {noun}{'' if value == 1 else 's'}"
+
+
 def duration(seconds):
     """'42 s', '3 min 12 s', '5 h 7 min'."""
     seconds = int(round(seconds))
@@ -54,12 +59,12 @@ def describe(info):
     lines.append(("painting", f"{run.get('style_file', '?')} (sha256 {run.get('style_sha256', '?')}), "
                               f"style measured at {settings.get('style_size', '?')} px"))
     steps, batch, seen = run.get("steps"), settings.get("batch_size"), run.get("images_seen")
-    budget = f"{_count(steps)} steps x batch {batch} = {_count(seen)} images seen"
+    budget = f"{plural(steps, 'step')} x batch {batch} = {plural(seen, 'image')} seen"
     photos = run.get("training_photos")
     if photos:
-        budget += f" ({seen / photos:.3g} epochs of {photos:,} distinct photos)"
+        budget += f" ({seen / photos:.3g} epochs of {plural(photos, 'distinct photo')})"
     lines.append(("budget", budget + f", {settings.get('image_size', '?')}-px crops"))
-    data = f"{settings.get('data', '?')}; {_count(run.get('validation_photos'))} photos held out for validation"
+    data = f"{settings.get('data', '?')}; {plural(run.get('validation_photos'), 'photo')} held out for validation"
     if run.get("skipped_images"):
         data += f", {run['skipped_images']} unreadable skipped"
     lines.append(("data", data))
@@ -73,7 +78,7 @@ def describe(info):
     final = run.get("final_losses", {})
     every = settings.get("log_every")
     last = (steps % every or every) if isinstance(steps, int) and isinstance(every, int) and every > 0 else None
-    lines.append(("losses", _losses(final) + (f" (mean of the last {last} steps)" if final and last else "")))
+    lines.append(("losses", _losses(final) + (f" (mean of the last {plural(last, 'step')})" if final and last else "")))
     per_layer = {k.split("/", 1)[1]: v for k, v in final.items() if k.startswith("style/")}
     if per_layer:
         lines.append(("style", ", ".join(f"{layer} {_g(v)}" for layer, v in per_layer.items()) + " (unweighted)"))

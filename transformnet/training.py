@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from . import checks, config
-from .info import duration
+from .info import duration, plural
 from .progress import Progress  # noqa: F401 - part of this module's interface (tests, API)
 from .quiet import load_keras
 from .settings import TrainingError, TrainSettings, build_parser, parse_settings  # noqa: F401
@@ -419,8 +419,23 @@ class Run:
             except WriteError as error:
                 raise WriteError(f"{error}; the trained weights are in {self.last_checkpoint}: free some space and rerun with --resume",
                                  error.errno) from None
-        self.out(f"exported {s.output_path} ({self.step} steps, {duration(metadata['wall_time_s'])})")
+        self.out(f"exported {s.output_path} ({plural(self.step, 'step')}, {duration(metadata['wall_time_s'])})")
+        self.out(f"stylize with it: python eval.py --model {_model_spec(s)} --image PHOTO")
         return metadata
+
+
+def _model_spec(settings):
+    """What ``eval.py --model`` takes for the model just exported: its name where a name finds
+    this very file (``fast.resolve_model``), else its path."""
+    from .fast import ModelError, resolve_model
+
+    try:
+        found, _ = resolve_model(settings.name)
+        if os.path.samefile(found, settings.output_path):
+            return settings.name
+    except (ModelError, OSError):
+        pass
+    return settings.output_path
 
 
 def main(argv=None):
