@@ -143,9 +143,9 @@ def export_model(model, directory, name, fmt, force=False):
     An output that cannot be written is found before converting where possible
     (``files.check_writable``); a failure while writing (disk full) is one ExportError line,
     and the partial export is removed."""
-    from .files import WriteError, check_writable, describe
-
     import keras
+
+    from .files import WriteError, check_writable, describe
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")

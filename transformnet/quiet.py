@@ -5,8 +5,9 @@ before our first message: "All log messages before absl::InitializeLog() ...", o
 stubs, CPU-instruction notes and, on machines without a GPU, "failed call to cuInit".
 ``TF_CPP_MIN_LOG_LEVEL`` does not reach them (absl writes them before TensorFlow's own logging
 is set up), so :func:`load_keras` sends file descriptor 2 through a filter while Keras is imported
-and the devices are probed (and eval.py while TensorFlow's converters export a model), and only lines matching :data:`NOISE` are dropped: Python tracebacks,
-warnings and every other error line pass.
+and the devices are probed (and eval.py while TensorFlow's converters export a model), and only
+lines matching :data:`NOISE` are dropped: Python tracebacks, warnings and every other error line
+pass.
 
 The filter is a child process, not a thread: if the import itself crashes (a CPU without AVX, a
 broken CUDA install aborts the process) the child still forwards what was printed before the
@@ -90,11 +91,12 @@ def load_keras():
 
 @contextlib.contextmanager
 def no_tensorflow_lookups():
-    """Keras' serializer asks ``tf.available`` about every object it saves or clones (``get_config``),
-    which imports TensorFlow whenever it is installed: on the JAX backend that costs seconds, prints TensorFlow's
-    start-up log and breaks the rule that the JAX path never loads TensorFlow. While TensorFlow is
-    not loaded no object can be a TensorFlow type, so answering False is exact. (Keras' private
-    ``LazyModule``; if its layout changes this does nothing and only the import comes back.)"""
+    """Keras' serializer asks ``tf.available`` about every object it loads, saves or clones
+    (``get_config``), which imports TensorFlow whenever it is installed: on the JAX backend that
+    costs seconds, prints TensorFlow's start-up log and breaks the rule that the JAX path never
+    loads TensorFlow. While TensorFlow is not loaded no object can be a TensorFlow type, so
+    answering False is exact. (Keras' private ``LazyModule``; if its layout changes this does
+    nothing and only the import comes back.)"""
     try:
         from keras.src.utils import module_utils
 
