@@ -92,3 +92,18 @@ def test_bad_video_is_one_line(tmp_path):
     assert str(bad) in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(video.VideoError, match="no such file"):
         video.probe(tmp_path / "missing.mp4")
+
+
+def test_a_photo_is_not_taken_for_a_video_but_an_animated_gif_is(tmp_path):
+    """ffmpeg reads a JPEG as a 1-frame video; --video photo.jpg is a slip for --image."""
+    from PIL import Image
+
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (32, 24), (200, 30, 30)).save(photo)
+    with pytest.raises(video.VideoError, match=r"photo\.jpg: a still JPEG image, not a video; stylize it with --image$"):
+        video.probe(photo)
+    frames = [Image.new("RGB", (32, 24), (40 * i, 0, 0)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    meta = video.probe(tmp_path / "anim.gif")
+    assert meta["size"] == (32, 24)
+    assert video.stylize_video(tmp_path / "anim.gif", tmp_path / "anim.mp4", lambda f: f, progress=False) == 3

@@ -52,6 +52,18 @@ def ffmpeg_exe():
     return _imageio_ffmpeg("ffmpeg").get_ffmpeg_exe()
 
 
+def _still_image_format(path):
+    """PIL's format name when ``path`` is a one-frame image (ffmpeg would make a 1-frame video of
+    it), else None; an animated GIF or WebP is a video."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.format if getattr(image, "n_frames", 1) == 1 else None
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+
+
 def probe(path):
     """Returns imageio-ffmpeg's metadata (fps, size, duration, codec, audio_codec) of ``path``."""
     path = os.fspath(path)
@@ -59,6 +71,9 @@ def probe(path):
     problem = read_problem(path)
     if problem:
         raise VideoError(f"{path}: {problem}")
+    still = _still_image_format(path)
+    if still:
+        raise VideoError(f"{path}: a still {still} image, not a video; stylize it with --image")
     try:
         reader = imageio_ffmpeg.read_frames(path)
         meta = next(reader)
