@@ -678,3 +678,27 @@ def test_one_compiled_step_serves_every_painting(tmp_path):
         assert (tmp_path / "checkpoints" / f"{name}.keras").is_file()
         steps = sorted(p.name for p in cache.iterdir() if p.name.startswith("jit_train_step"))
         assert len(steps) == 1, steps  # the second run found the first run's program
+
+
+def test_a_training_checkpoint_stylizes_as_the_model_it_becomes(trained, tmp_path):
+    """``--model runs/NAME/checkpoints/ckpt-N.npz``: a run's weights tried on one's own photos
+    before it ends. The last checkpoint gives exactly the exported model's pictures."""
+    import numpy as np
+
+    import transformnet as tn
+    from transformnet.fast import ModelError, resolve_model
+
+    tmp, metadata, _ = trained
+    checkpoint = tmp / "runs" / "tiny" / "checkpoints" / "ckpt-000000020.npz"
+    assert resolve_model(str(checkpoint)) == (str(checkpoint), "tiny-step20")
+    photo = np.random.default_rng(3).integers(0, 256, (37, 50, 3), dtype=np.uint8)
+    from_checkpoint = tn.stylize(tn.load_model(checkpoint), photo, precision="float32")
+    exported = tn.stylize(tn.load_model(tmp / "checkpoints" / "tiny.keras"), photo, precision="float32")
+    np.testing.assert_array_equal(from_checkpoint, exported)
+    info = tn.model_info(checkpoint)
+    assert info["training"]["steps"] == 20 and info["training"]["images_seen"] == metadata["images_seen"]
+    assert info["training"]["style_sha256"] == metadata["style_sha256"] and info["model"]["width"] == metadata["settings"]["width"]
+    other = tmp_path / "weights.npz"
+    np.savez(other, a=np.zeros(3))
+    with pytest.raises(ModelError, match=r"weights\.npz: not a training checkpoint \(KeyError"):
+        tn.load_model(other)

@@ -92,6 +92,17 @@ def load_checkpoint(path):
     return groups, meta
 
 
+def read_meta(path):
+    """The ``__meta__`` document alone (step, settings, ...): cheap, the arrays are not read."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(bytes(archive["__meta__"]).decode("utf-8"))
+        int(meta["step"]), dict(meta["groups"])
+    except Exception as error:  # noqa: BLE001 - zipfile/numpy/json raise many types
+        raise CheckpointError(f"{path}: not a training checkpoint ({type(error).__name__}: {error})") from None
+    return meta
+
+
 def latest_good(directory, log=print):
     """``(path, groups, meta)`` of the newest checkpoint that loads, or ``None`` if there is none."""
     for path in reversed(list_checkpoints(directory)):

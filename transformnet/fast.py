@@ -16,6 +16,10 @@ from .checks import MODEL_SUFFIX
 from .files import read_problem
 from .quiet import no_tensorflow_lookups
 
+CHECKPOINT_SUFFIX = ".npz"
+"""A training checkpoint (``runs/NAME/checkpoints/ckpt-N.npz``) is a model too: a run's weights
+can be tried on one's own photos before it ends (``checkpoint_model``)."""
+
 PRETRAINED_PACKAGE_DIR = "pretrained"  # transformnet/pretrained/ in a wheel: pyproject.toml's package-dir
 
 
@@ -82,22 +86,25 @@ def available_models(folders):
 
 
 def looks_like_path(spec):
-    """A ``--model`` value is a path if it names a .keras file or contains a path separator."""
+    """A ``--model`` value is a path if it names a .keras or .npz file or contains a path separator."""
     separators = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
-    return spec.endswith(MODEL_SUFFIX) or any(sep in spec for sep in separators)
+    return spec.endswith((MODEL_SUFFIX, CHECKPOINT_SUFFIX)) or any(sep in spec for sep in separators)
 
 
 def resolve_model(spec, checkpoint_dir=None):
     """Returns ``(path, name)`` for ``--model spec``, or raises ``ModelError``.
 
-    A path must end in ``.keras`` and be a readable zip (``check_archive``). A name must match
+    A path must end in ``.keras`` and be a readable zip (``check_archive``), or be a training
+    checkpoint (``.npz``; named ``RUN-stepN`` after its run and step). A name must match
     ``checks.model_name`` (train.py's rule); the first of ``model_folders`` holding NAME.keras wins,
     and the file must resolve (after following links) inside that folder. An unknown name's error
     lists the models that exist.
     """
     if looks_like_path(spec):
+        if spec.endswith(CHECKPOINT_SUFFIX):
+            return spec, _checkpoint_name(spec)
         if not spec.endswith(MODEL_SUFFIX):
-            raise ModelError(f"{spec}: a model path must end in {MODEL_SUFFIX}")
+            raise ModelError(f"{spec}: a model path must end in {MODEL_SUFFIX} (or {CHECKPOINT_SUFFIX}, a training checkpoint)")
         check_archive(spec)
         name = os.path.basename(spec)[: -len(MODEL_SUFFIX)]
         return spec, name
@@ -152,9 +159,72 @@ def check_archive(path):
         raise ModelError(f"{path}: not a Keras model file (not a .keras zip archive)")
 
 
+def _checkpoint_name(path):
+    """``RUN-stepN`` for a training checkpoint, from its metadata alone; ModelError if it is none."""
+    from .checkpoints import CheckpointError, read_meta
+
+    problem = read_problem(path)
+    if problem:
+        raise ModelError(f"{path}: {problem}")
+    try:
+        meta = read_meta(path)
+    except CheckpointError as error:
+        raise ModelError(str(error)) from None
+    run = meta.get("settings", {}).get("name") or os.path.splitext(os.path.basename(path))[0]
+    return f"{run}-step{meta['step']}"
+
+
+def _checkpoint_training(path):
+    """What a training checkpoint tells of its run, in the shape of an exported model's metadata
+    (its losses are logged to TensorBoard, not stored in it)."""
+    from .checkpoints import CheckpointError, read_meta
+
+    try:
+        meta = read_meta(path)
+    except CheckpointError as error:
+        raise ModelError(str(error)) from None
+    settings = meta.get("settings", {})
+    training = {"name": settings.get("name"), "is_checkpoint": True, "settings": settings, "steps": meta["step"],
+                "images_seen": meta["step"] * settings.get("batch_size", 0), "style_file": os.path.basename(settings.get("style", "?")),
+                "style_sha256": meta.get("style_sha256", "?"), "backend": meta.get("backend"), "precision": settings.get("precision")}
+    if meta.get("wall_time_s") is not None:
+        training["wall_time_s"] = meta["wall_time_s"]
+    return training
+
+
+def checkpoint_model(path):
+    """The transform net of a training checkpoint, built as train.py exports it (float32, the
+    run's ``--width``) with the checkpoint's weights; ModelError naming the file otherwise."""
+    import keras
+
+    from .checkpoints import CheckpointError, load_checkpoint
+    from .network import build_transform_net
+
+    try:
+        groups, meta = load_checkpoint(path)
+    except CheckpointError as error:
+        raise ModelError(str(error)) from None
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        model = build_transform_net(meta.get("settings", {}).get("width", config.NETWORK_WIDTH))
+    finally:
+        keras.config.set_dtype_policy(policy)
+    for group, variables in (("trainable", model.trainable_variables), ("non_trainable", model.non_trainable_variables)):
+        values = groups.get(group, [])
+        if len(values) != len(variables) or any(tuple(v.shape) != tuple(a.shape) for v, a in zip(variables, values)):
+            raise ModelError(f"{path}: its {group} weights do not fit a transform net of width {meta['settings'].get('width')}")
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+    return model
+
+
 def load_transform_model(path):
-    """Loads a ``.keras`` transform net with ``safe_mode=True`` (no arbitrary code), or raises
-    ``ModelError`` naming the file. Checks the model maps (B, H, W, 3) to (B, H, W, 3)."""
+    """Loads a ``.keras`` transform net with ``safe_mode=True`` (no arbitrary code), or a training
+    checkpoint (``checkpoint_model``), or raises ``ModelError`` naming the file. Checks the model
+    maps (B, H, W, 3) to (B, H, W, 3)."""
+    if os.fspath(path).endswith(CHECKPOINT_SUFFIX):
+        return checkpoint_model(path)
     check_archive(path)
     import keras
 
@@ -212,6 +282,8 @@ def model_info(path):
         info["training"] = read_model_metadata(path)
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise ModelError(f"{path}: not a Keras model file ({error})") from None
+    if os.fspath(path).endswith(CHECKPOINT_SUFFIX):
+        info["training"] = _checkpoint_training(path)
     model = load_transform_model(path)
     info["model"] = {"class": type(model).__name__, "name": model.name, "layers": len(model.layers),
                      "parameters": int(model.count_params())}

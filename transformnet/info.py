@@ -48,7 +48,8 @@ def describe(info):
     settings = run.get("settings", {})
     name = run.get("name") or os.path.splitext(os.path.basename(info["file"]))[0]
     saved = str(keras.get("date_saved", "?")).replace("@", " ")
-    lines = [("model", f"{name}: {info['file']} ({info['size_bytes'] / 1e6:.1f} MB, Keras {keras.get('keras_version', '?')}, saved {saved})")]
+    made = "a training checkpoint" if run.get("is_checkpoint") else f"Keras {keras.get('keras_version', '?')}, saved {saved}"
+    lines = [("model", f"{name}: {info['file']} ({info['size_bytes'] / 1e6:.1f} MB, {made})")]
     network = [f"{_count(model.get('parameters'))} parameters"]
     if "width" in model:
         network = [f"width {model['width']:g}", f"{model['residual_blocks']} residual blocks"] + network
@@ -64,7 +65,9 @@ def describe(info):
     if photos:
         budget += f" ({seen / photos:.3g} epochs of {plural(photos, 'distinct photo')})"
     lines.append(("budget", budget + f", {settings.get('image_size', '?')}-px crops"))
-    data = f"{settings.get('data', '?')}; {plural(run.get('validation_photos'), 'photo')} held out for validation"
+    data = settings.get("data", "?")
+    if "validation_photos" in run:
+        data += f"; {plural(run['validation_photos'], 'photo')} held out for validation"
     if run.get("skipped_images"):
         data += f", {run['skipped_images']} unreadable skipped"
     lines.append(("data", data))
