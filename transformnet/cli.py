@@ -447,7 +447,7 @@ def build_parser():
         "optimising the pixels against a painting (--style, slow Gatys et al. path).",
     )
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--model", metavar="NAME_OR_PATH", help="a trained model by name (see --checkpoints) or a path to a .keras file")
+    mode.add_argument("--model", metavar="NAME_OR_PATH", help="a trained model by name (see --checkpoints), a path to a .keras file, or a training checkpoint (.npz)")
     mode.add_argument("--style", metavar="PAINTING", help="style image for the slow optimisation path")
     mode.add_argument("--info", metavar="NAME_OR_PATH", help="describe a saved model (painting, training budget, time, losses) and exit")
     parser.add_argument("--image", nargs="+", metavar="PHOTO", help="photo(s) to stylize")
