@@ -53,13 +53,15 @@ def ffmpeg_exe():
 
 
 def _still_image_format(path):
-    """PIL's format name when ``path`` is a one-frame image (ffmpeg would make a 1-frame video of
-    it), else None; an animated GIF or WebP is a video."""
+    """PIL's format name when ``path`` is a still image (ffmpeg would make a 1-frame video of it),
+    else None. An animated GIF is a video; a camera's MPO JPEG (a photo plus a preview or a
+    stereo pair) is still."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            return image.format if getattr(image, "n_frames", 1) == 1 else None
+            animated = getattr(image, "is_animated", False) and image.format != "MPO"
+            return None if animated else image.format
     except (UnidentifiedImageError, OSError, ValueError):
         return None
 
