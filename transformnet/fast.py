@@ -204,16 +204,17 @@ def checkpoint_model(path):
         groups, meta = load_checkpoint(path)
     except CheckpointError as error:
         raise ModelError(str(error)) from None
+    width = meta.get("settings", {}).get("width", config.NETWORK_WIDTH)
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
     try:
-        model = build_transform_net(meta.get("settings", {}).get("width", config.NETWORK_WIDTH))
+        model = build_transform_net(width)
     finally:
         keras.config.set_dtype_policy(policy)
     for group, variables in (("trainable", model.trainable_variables), ("non_trainable", model.non_trainable_variables)):
         values = groups.get(group, [])
         if len(values) != len(variables) or any(tuple(v.shape) != tuple(a.shape) for v, a in zip(variables, values)):
-            raise ModelError(f"{path}: its {group} weights do not fit a transform net of width {meta['settings'].get('width')}")
+            raise ModelError(f"{path}: its {group} weights do not fit a transform net of width {width}")
         for variable, value in zip(variables, values):
             variable.assign(value)
     return model
