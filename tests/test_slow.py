@@ -31,3 +31,27 @@ def test_unknown_optimizer(loss_net):
     fn = PerceptualLoss(loss_net, PerceptualLoss.style_targets(loss_net, np.zeros((8, 8, 3), "float32")))
     with pytest.raises(ValueError, match="sgd"):
         stylize(np.zeros((8, 8, 3), "float32"), fn, iterations=1, optimizer="sgd")
+
+
+def test_preserve_color_and_strength_apply_to_the_slow_path_too(tmp_path, loss_net):
+    """Gatys et al. (2016) keep a photo's colours in the optimised image as the fast path does;
+    --strength 0 gives back the photo itself, --preserve-color its chroma."""
+    from PIL import Image
+
+    from transformnet import cli
+    from transformnet.color import rgb_to_ycbcr
+
+    rng = np.random.default_rng(4)
+    photo, painting = tmp_path / "photo.png", tmp_path / "painting.png"
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(photo)
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(painting)
+    common = ["--style", str(painting), "--image", str(photo), "--size", "32", "--iterations", "2", "--quiet"]
+    assert cli.main(common + ["--strength", "0", "--output", str(tmp_path / "zero.png")]) == 0
+    original = np.asarray(Image.open(photo))
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "zero.png")), original)
+    assert cli.main(common + ["--preserve-color", "--output", str(tmp_path / "kept.png")]) == 0
+    assert cli.main(common + ["--output", str(tmp_path / "plain.png")]) == 0
+    chroma = lambda name: rgb_to_ycbcr(np.asarray(Image.open(tmp_path / name)))[..., 1:]  # noqa: E731
+    kept = np.abs(chroma("kept.png") - rgb_to_ycbcr(original)[..., 1:]).mean()
+    plain = np.abs(chroma("plain.png") - rgb_to_ycbcr(original)[..., 1:]).mean()
+    assert kept < 2 < plain, (kept, plain)

@@ -41,7 +41,7 @@ FLAGS_OF_JOB = {
     "--model --video": ("video",) + _PHOTO_FLAGS,
     "--model --export": ("export", "format", "force", "checkpoints"),
     "--style": ("image", "output", "force", "quiet", "size", "style_size", "iterations", "optimizer", "learning_rate",
-                "vgg_weights", "content_weight", "style_weight", "tv_weight", "loss_log"),
+                "vgg_weights", "content_weight", "style_weight", "tv_weight", "loss_log", "preserve_color", "strength"),
     "--info": ("json", "checkpoints"),
 }
 """The flags each job of eval.py reads (dest names). Any other flag given would be silently
@@ -315,7 +315,8 @@ def run_slow(args):
     load_keras()
     from tqdm import tqdm
 
-    from .images import save_image
+    from .color import finish
+    from .images import save_image, to_uint8
     from .losses import PerceptualLoss
     from .slow import stylize
     from .vgg import LossNetwork
@@ -354,6 +355,9 @@ def run_slow(args):
         callback=progress,
     )
     bar.close()
+    # As on the fast path (Gatys et al. 2016 preserve colour in the optimised image this way too);
+    # the losses reported are the optimisation's, before it.
+    image = to_uint8(finish(photo, image, args.preserve_color, args.strength))
     save_image(output, image)
     if args.loss_log:
         _write_loss_log(args.loss_log, log_rows)
@@ -379,6 +383,11 @@ def _check_slow_flags(args):
     for flag, value in (("--content-weight", args.content_weight), ("--style-weight", args.style_weight), ("--tv-weight", args.tv_weight)):
         checks.weight(flag, value)
     checks.vgg_weights(args.vgg_weights)
+    from .pipeline import Options
+
+    problem = Options(strength=args.strength).check()
+    if problem:
+        raise CLIError(problem)
 
 
 def _plan_slow_outputs(args):
@@ -466,7 +475,7 @@ def build_parser():
         default=None,
         help="where --model NAME looks (default: $TRANSFORMNET_CHECKPOINTS, else ./checkpoints and then the models that ship with transformnet)",
     )
-    real = parser.add_argument_group("fast path extras (--model)")
+    real = parser.add_argument_group("fast path extras (--model; --preserve-color and --strength also with --style)")
     real.add_argument("--tile", type=int, metavar="PX", help="stylize in overlapping tiles of PX pixels (automatic above 3840x2160 pixels); bounds memory for huge photos")
     real.add_argument("--max-size", type=int, metavar="PX", help="downscale photos so the longer side is at most PX before stylizing")
     real.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take only the stylized luminance")
