@@ -50,6 +50,12 @@ def test_import_is_cheap_and_versioned():
 
 def test_models_by_name_or_path(checkpoints, model):
     assert tn.list_models(checkpoints) == ["random"]
+    from transformnet.fast import resolve_model
+
+    with pytest.raises(ModelError, match="^random.keras: no such file here; the model named random is --model random$"):
+        resolve_model("random.keras", checkpoints)  # a path, typed for the name
+    with pytest.raises(ModelError, match="^nope.keras: no such file$"):
+        resolve_model("nope.keras", checkpoints)
     by_path = tn.load_model(checkpoints / "random.keras")
     assert by_path.count_params() == model.count_params()
     with pytest.raises(ModelError, match="unknown model; available in .*: random"):

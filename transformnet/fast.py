@@ -105,8 +105,10 @@ def resolve_model(spec, checkpoint_dir=None):
             return spec, _checkpoint_name(spec)
         if not spec.endswith(MODEL_SUFFIX):
             raise ModelError(f"{spec}: a model path must end in {MODEL_SUFFIX} (or {CHECKPOINT_SUFFIX}, a training checkpoint)")
-        check_archive(spec)
         name = os.path.basename(spec)[: -len(MODEL_SUFFIX)]
+        if spec == name + MODEL_SUFFIX and not os.path.lexists(spec) and _is_model_name(name, checkpoint_dir):
+            raise ModelError(f"{spec}: no such file here; the model named {name} is --model {name}")
+        check_archive(spec)
         return spec, name
     try:
         checks.model_name(spec)
@@ -122,6 +124,15 @@ def resolve_model(spec, checkpoint_dir=None):
             check_archive(path)
             return path, spec
     raise ModelError(_missing_model(spec, folders))
+
+
+def _is_model_name(name, checkpoint_dir):
+    """Whether ``--model name`` finds a model (for "--model starry.keras" typed for it)."""
+    try:
+        resolve_model(name, checkpoint_dir)
+    except ModelError:
+        return False
+    return True
 
 
 def shipped_painting(name, checkpoint_dir):
