@@ -110,6 +110,21 @@ def test_a_name_is_looked_up_in_the_working_folder_then_in_the_shipped_models(ch
     assert tn.list_models(checkpoints) == ["random"]
 
 
+def test_a_painting_given_by_a_model_name_points_at_the_painting(tmp_path, monkeypatch):
+    """``--style starry`` (after reading ``--model starry``) is no file: the line names the file."""
+    from transformnet import checks
+    from transformnet.images import ImageError
+
+    (tmp_path / "checkpoints" / "styles").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "styles" / "wave.jpg").write_bytes(b"")
+    monkeypatch.delenv("TRANSFORMNET_CHECKPOINTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ImageError, match=r"^wave: no such file; the painting of the model wave is checkpoints/styles/wave\.jpg$"):
+        checks.painting("wave", 512)
+    with pytest.raises(ImageError, match=r"^nothing: no such file$"):
+        checks.painting("nothing", 512)
+
+
 def test_array_in_array_out_is_the_network_output(model, photo):
     out = tn.stylize(model, photo, precision="float32")  # the exact path
     assert out.dtype == np.uint8 and out.shape == photo.shape

@@ -6,6 +6,7 @@ check raises :class:`FlagError`, whose ``str()`` is one line naming the flag or 
 """
 
 import math
+import os
 import re
 
 from . import config
@@ -71,13 +72,30 @@ def vgg_weights(spec):
         raise FlagError(f"{spec}: VGG16 weights must be a Keras .weights.h5 or an .npz file")
 
 
+def shipped_painting_hint(path):
+    """For a painting given by a model's name (``--style starry``, after ``--model starry``)
+    that is no file: "; the painting of the model starry is checkpoints/styles/starry.jpg"."""
+    from .fast import model_folders, shipped_painting
+
+    if os.path.lexists(path):
+        return ""
+    for folder in model_folders():
+        found = shipped_painting(os.path.basename(path), folder)
+        if os.path.isfile(found):
+            return f"; the painting of the model {os.path.basename(path)} is {found}"
+    return ""
+
+
 def painting(path, longer_side):
     """The painting is a readable image that still has ``config.VGG_MIN_SIDE`` pixels on its
     shorter side once its longer side is scaled to ``longer_side`` (VGG16 pools three times).
     Raises ``images.ImageError`` for an unreadable file, FlagError for a too-thin one."""
-    from .images import probe_image
+    from .images import ImageError, probe_image
 
-    width, height = probe_image(path)
+    try:
+        width, height = probe_image(path)
+    except ImageError as error:
+        raise ImageError(f"{error}{shipped_painting_hint(path)}") from None
     short = round(min(width, height) * longer_side / max(width, height))
     if short < config.VGG_MIN_SIDE:
         raise FlagError(

@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import asdict
 
-from . import config
+from . import checks, config
 from .checks import FlagError
 from .fast import ModelError, resolve_model
 from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
@@ -371,8 +371,6 @@ def run_slow(args):
 
 
 def _check_slow_flags(args):
-    from . import checks
-
     if len(args.image) != 1:
         raise CLIError("the slow path (--style) takes exactly one --image")
     checks.at_least("--iterations", args.iterations, 1)
@@ -410,7 +408,10 @@ def _load_slow_images(args):
     """The photo at ``--size`` and the painting at ``--style-size`` (longer sides), both large
     enough for VGG16, which pools three times before relu4_3: smaller images leave no feature
     map to compare."""
-    painting = load_image(args.style)
+    try:
+        painting = load_image(args.style)
+    except ImageError as error:
+        raise ImageError(f"{error}{checks.shipped_painting_hint(args.style)}") from None
     photo = resize_to_max_side(load_image(args.image[0]), args.size)
     painting = resize_to_max_side(painting, args.style_size or args.size)
     for path, array in ((args.image[0], photo), (args.style, painting)):
