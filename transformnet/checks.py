@@ -77,12 +77,12 @@ def shipped_painting_hint(path):
     that is no file: "; the painting of the model starry is checkpoints/styles/starry.jpg"."""
     from .fast import model_folders, shipped_painting
 
-    if os.path.lexists(path):
+    if os.path.lexists(path) or os.path.basename(path) != path:  # a bare name only
         return ""
     for folder in model_folders():
-        found = shipped_painting(os.path.basename(path), folder)
+        found = shipped_painting(path, folder)
         if os.path.isfile(found):
-            return f"; the painting of the model {os.path.basename(path)} is {found}"
+            return f"; the painting of the model {path} is {found}"
     return ""
 
 
