@@ -170,17 +170,22 @@ def check_archive(path):
         raise ModelError(f"{path}: not a Keras model file (not a .keras zip archive)")
 
 
-def _checkpoint_name(path):
-    """``RUN-stepN`` for a training checkpoint, from its metadata alone; ModelError if it is none."""
+def _checkpoint_meta(path):
+    """A training checkpoint's metadata alone (``checkpoints.read_meta``), or ModelError naming it."""
     from .checkpoints import CheckpointError, read_meta
 
     problem = read_problem(path)
     if problem:
         raise ModelError(f"{path}: {problem}")
     try:
-        meta = read_meta(path)
+        return read_meta(path)
     except CheckpointError as error:
         raise ModelError(str(error)) from None
+
+
+def _checkpoint_name(path):
+    """``RUN-stepN`` for a training checkpoint, from its metadata alone; ModelError if it is none."""
+    meta = _checkpoint_meta(path)
     run = meta.get("settings", {}).get("name") or os.path.splitext(os.path.basename(path))[0]
     return f"{run}-step{meta['step']}"
 
@@ -188,12 +193,7 @@ def _checkpoint_name(path):
 def _checkpoint_training(path):
     """What a training checkpoint tells of its run, in the shape of an exported model's metadata
     (its losses are logged to TensorBoard, not stored in it)."""
-    from .checkpoints import CheckpointError, read_meta
-
-    try:
-        meta = read_meta(path)
-    except CheckpointError as error:
-        raise ModelError(str(error)) from None
+    meta = _checkpoint_meta(path)
     settings = meta.get("settings", {})
     training = {"name": settings.get("name"), "is_checkpoint": True, "settings": settings, "steps": meta["step"],
                 "images_seen": meta["step"] * settings.get("batch_size", 0), "style_file": os.path.basename(settings.get("style", "?")),
@@ -210,6 +210,8 @@ def checkpoint_model(path):
 
     from .checkpoints import CheckpointError, load_checkpoint
     from .network import build_transform_net
+    from .settings import TrainingError
+    from .steps import assign_groups
 
     try:
         groups, meta = load_checkpoint(path)
@@ -222,12 +224,11 @@ def checkpoint_model(path):
         model = build_transform_net(width)
     finally:
         keras.config.set_dtype_policy(policy)
-    for group, variables in (("trainable", model.trainable_variables), ("non_trainable", model.non_trainable_variables)):
-        values = groups.get(group, [])
-        if len(values) != len(variables) or any(tuple(v.shape) != tuple(a.shape) for v, a in zip(variables, values)):
-            raise ModelError(f"{path}: its {group} weights do not fit a transform net of width {width}")
-        for variable, value in zip(variables, values):
-            variable.assign(value)
+    variables = {"trainable": model.trainable_variables, "non_trainable": model.non_trainable_variables}
+    try:  # the optimizer's group is for --resume, not for stylizing
+        assign_groups(variables, {group: groups.get(group, []) for group in variables})
+    except TrainingError as error:
+        raise ModelError(f"{path}: {error}") from None
     return model
 
 

@@ -223,11 +223,11 @@ class JaxStepper(Stepper):
         return {"trainable": trainable, "non_trainable": non_trainable, "optimizer": opt_values}
 
     def load(self, groups):
-        _assign(self.variable_groups(), groups)
+        assign_groups(self.variable_groups(), groups)
         self.from_variables()
 
     def to_model(self):
-        _assign(self.variable_groups(), self.groups())
+        assign_groups(self.variable_groups(), self.groups())
 
 
 class TensorFlowStepper(Stepper):
@@ -306,13 +306,15 @@ class TensorFlowStepper(Stepper):
         return {g: [np.asarray(v.numpy()) for v in vs] for g, vs in self.variable_groups().items()}
 
     def load(self, groups):
-        _assign(self.variable_groups(), groups)
+        assign_groups(self.variable_groups(), groups)
 
     def to_model(self):
         pass
 
 
-def _assign(variables, groups):
+def assign_groups(variables, groups):
+    """Sets ``variables`` (dict group -> Keras variables) to a checkpoint's ``groups`` (dict group
+    -> arrays); TrainingError when their count or a shape differs (other settings)."""
     for group, values in groups.items():
         targets = variables[group]
         if len(targets) != len(values):
