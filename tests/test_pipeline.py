@@ -26,7 +26,7 @@ def test_files_folders_and_globs(tmp_path):
     specs = [a, tmp_path / "shoot", str(tmp_path / "other" / "*.png"), str(tmp_path / "other" / "**" / "*.jpg"),
              tmp_path / "empty", str(tmp_path / "none" / "*.jpg"), tmp_path / "missing.jpg",
              a, str(tmp_path / "shoot" / "." / "a.PNG")]  # named again: listed once
-    paths, problems = pipeline.expand_images(specs)
+    paths, problems, notes = pipeline.expand_images(specs)
     # Folder contents sorted by name; a file is listed once, at its first mention.
     assert paths == [a, b, c, d, str(tmp_path / "missing.jpg")]
     assert len(problems) == 2
@@ -60,3 +60,28 @@ def test_stylize_photo_options(model):
     untiled = pipeline.stylize_photo(model, photo, exact)
     tiled = pipeline.stylize_photo(model, photo, pipeline.Options(tile=64, precision="float32"))
     assert np.abs(tiled.astype(int) - untiled.astype(int)).max() <= 1
+
+
+def test_subfolders_are_named_never_skipped_silently_and_patterns_keep_photos(tmp_path):
+    shoot = tmp_path / "shoot"
+    a = _touch_image(shoot / "a.jpg")
+    b = _touch_image(shoot / "day1" / "b.jpg")
+    c = _touch_image(shoot / "day2" / "deep" / "c.png")
+    _touch_image(shoot / ".cache" / "d.jpg")  # hidden: neither named nor matched
+    (shoot / "empty").mkdir()
+    (shoot / "sidecars").mkdir()
+    (shoot / "sidecars" / "a.xmp").write_text("<x/>")
+    only = tmp_path / "only"
+    _touch_image(only / "sub" / "e.jpg")
+
+    paths, problems, notes = pipeline.expand_images([shoot])
+    assert paths == [a] and problems == []
+    assert notes == [f"{shoot}: subfolders not entered: day1/, day2/ ('{shoot}/**/*' takes every level)"]
+    paths, problems, notes = pipeline.expand_images([only])
+    assert paths == [] and notes == []
+    assert problems == [f"{only}: folder has no image files; subfolders not entered: sub/ ('{only}/**/*' takes every level)"]
+    # The pattern the note gives takes every level, photos only.
+    paths, problems, _ = pipeline.expand_images([str(shoot / "**" / "*")])
+    assert paths == [a, b, c] and problems == []
+    _, problems, _ = pipeline.expand_images([str(shoot / "sidecars" / "*")])
+    assert problems == [f"{shoot / 'sidecars' / '*'}: matches 1 file, none an image file"]

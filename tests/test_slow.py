@@ -55,3 +55,23 @@ def test_preserve_color_and_strength_apply_to_the_slow_path_too(tmp_path, loss_n
     kept = np.abs(chroma("kept.png") - rgb_to_ycbcr(original)[..., 1:]).mean()
     plain = np.abs(chroma("plain.png") - rgb_to_ycbcr(original)[..., 1:]).mean()
     assert kept < 2 < plain, (kept, plain)
+
+
+def test_slow_path_scales_the_painting_to_style_size_up_or_down_as_training_does(tmp_path, loss_net, monkeypatch):
+    """--style-size is the painting's longer side in both commands (train.py scales up too), so
+    the slow path measures the style a model of the same settings was trained on."""
+    from PIL import Image
+
+    from transformnet import cli
+
+    measured = []
+    targets = PerceptualLoss.style_targets
+    monkeypatch.setattr(PerceptualLoss, "style_targets",
+                        staticmethod(lambda net, image: measured.append(image.shape) or targets(net, image)))
+    photo, painting = tmp_path / "photo.png", tmp_path / "painting.png"
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(photo)
+    Image.fromarray(np.zeros((40, 60, 3), np.uint8)).save(painting)
+    common = ["--style", str(painting), "--image", str(photo), "--size", "32", "--iterations", "1", "--quiet", "--force"]
+    for extra in (["--style-size", "90"], ["--style-size", "30"], []):
+        assert cli.main(common + extra + ["--output", str(tmp_path / "out.png")]) == 0
+    assert measured == [(60, 90, 3), (20, 30, 3), (21, 32, 3)]

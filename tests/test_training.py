@@ -515,9 +515,13 @@ def test_thin_painting_and_unwritable_outputs_are_found_before_building(photos, 
 
     monkeypatch.setattr(training, "load_keras", lambda: pytest.fail("Keras loaded before the checks"))
     thin = photos / "thin.png"
-    Image.new("RGB", (1000, 3), "white").save(thin)
-    assert training.main(args(photos, "thin", 2, style=thin)) == 1
-    assert f"error: {thin}: 1000x3 pixels is too thin" in _one_error(capsys.readouterr().err)
+    Image.new("RGB", (1000, 20), "white").save(thin)  # 10 px on the shorter side at --style-size 512
+    assert training.main(args(photos, "thin", 2, style=thin, style_size=512)) == 1
+    assert f"error: {thin}: 1000x20 pixels is too thin" in _one_error(capsys.readouterr().err)
+    tiny = photos / "tiny.png"  # scaled up, a blur: the same rule as eval.py --style
+    Image.new("RGB", (12, 12), "white").save(tiny)
+    assert training.main(args(photos, "tiny", 2, style=tiny)) == 1
+    assert f"error: {tiny}: 12x12 pixels is too small for a painting" in _one_error(capsys.readouterr().err)
     blocker = photos / "a_file"
     blocker.write_text("x")
     assert training.main(args(photos, "out", 2, output=blocker / "models")) == 1

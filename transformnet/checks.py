@@ -87,15 +87,19 @@ def shipped_painting_hint(path):
 
 
 def painting(path, longer_side):
-    """The painting is a readable image that still has ``config.VGG_MIN_SIDE`` pixels on its
-    shorter side once its longer side is scaled to ``longer_side`` (VGG16 pools three times).
-    Raises ``images.ImageError`` for an unreadable file, FlagError for a too-thin one."""
+    """The painting is a readable image that has ``config.VGG_MIN_SIDE`` pixels on its shorter
+    side, as it is and once its longer side is scaled to ``longer_side`` (VGG16 pools three
+    times; a smaller painting, scaled up, is a blur with no brushwork to measure). Raises
+    ``images.ImageError`` for an unreadable file, FlagError for a too-small or too-thin one."""
     from .images import ImageError, probe_image
 
     try:
         width, height = probe_image(path)
     except ImageError as error:
         raise ImageError(f"{error}{shipped_painting_hint(path)}") from None
+    if min(width, height) < config.VGG_MIN_SIDE:
+        raise FlagError(f"{path}: {width}x{height} pixels is too small for a painting; VGG16 needs at least "
+                        f"{config.VGG_MIN_SIDE} pixels on the shorter side")
     short = round(min(width, height) * longer_side / max(width, height))
     if short < config.VGG_MIN_SIDE:
         raise FlagError(

@@ -25,7 +25,7 @@ from . import checks, config
 from .checks import FlagError
 from .fast import ModelError, resolve_model
 from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
-from .images import ImageError, load_image, output_format, probe_image, resize_to_max_side
+from .images import ImageError, load_image, output_format, probe_image, resize_longer_side, resize_to_max_side
 from .pipeline import expand_images
 from .progress import tqdm_disable
 from .quiet import filtered_stderr, load_keras, out_of_memory
@@ -133,7 +133,9 @@ def run_fast(args):
     """``--model M --image PHOTO ...``: each photo through the fast pipeline."""
     model_path, model_name = resolve_model(args.model, args.checkpoints)
     options = _options(args)
-    images, problems = expand_images(args.image)
+    images, problems, notes = expand_images(args.image)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr, flush=True)
     good = []
     for path in images:
         try:
@@ -405,22 +407,19 @@ def _plan_slow_outputs(args):
 
 
 def _load_slow_images(args):
-    """The photo at ``--size`` and the painting at ``--style-size`` (longer sides), both large
-    enough for VGG16, which pools three times before relu4_3: smaller images leave no feature
-    map to compare."""
-    try:
-        painting = load_image(args.style)
-    except ImageError as error:
-        raise ImageError(f"{error}{checks.shipped_painting_hint(args.style)}") from None
+    """The photo at most ``--size`` (never upscaled: the result is the photo's) and the painting
+    at exactly ``--style-size`` (up or down, as ``train.py --style-size`` scales it, so both
+    paths measure the same style), both large enough for VGG16, which pools three times before
+    relu4_3: smaller images leave no feature map to compare."""
+    style_size = args.style_size or args.size
+    checks.painting(args.style, style_size)
     photo = resize_to_max_side(load_image(args.image[0]), args.size)
-    painting = resize_to_max_side(painting, args.style_size or args.size)
-    for path, array in ((args.image[0], photo), (args.style, painting)):
-        if min(array.shape[:2]) < config.VGG_MIN_SIDE:
-            raise CLIError(
-                f"{path}: {array.shape[1]}x{array.shape[0]} pixels (after scaling) is too small "
-                f"for the slow path; need at least {config.VGG_MIN_SIDE} pixels on the shorter side"
-            )
-    return photo, painting
+    if min(photo.shape[:2]) < config.VGG_MIN_SIDE:
+        raise CLIError(
+            f"{args.image[0]}: {photo.shape[1]}x{photo.shape[0]} pixels (after scaling) is too small "
+            f"for the slow path; need at least {config.VGG_MIN_SIDE} pixels on the shorter side"
+        )
+    return photo, resize_longer_side(load_image(args.style), style_size)
 
 
 def _plan_extra_output(path, taken, force):
@@ -486,8 +485,8 @@ def build_parser():
     real.add_argument("--export", metavar="DIR", help="write the model for serving/mobile into DIR instead of stylizing")
     real.add_argument("--format", choices=("savedmodel", "tflite", "onnx"), default="savedmodel", help="--export format (default %(default)s)")
     slow = parser.add_argument_group("slow path (--style)")
-    slow.add_argument("--size", type=int, default=config.SLOW_SIZE, help="longer side of the result in pixels (default %(default)s)")
-    slow.add_argument("--style-size", type=int, default=None, help="longer side the painting is scaled to (default: --size)")
+    slow.add_argument("--size", type=int, default=config.SLOW_SIZE, help="longer side of the result in pixels; a smaller photo keeps its size (default %(default)s)")
+    slow.add_argument("--style-size", type=int, default=None, help="longer side the painting is scaled to, up or down, as train.py scales it (default: --size)")
     slow.add_argument("--iterations", type=int, default=config.SLOW_ITERATIONS, help="optimisation steps (default %(default)s)")
     slow.add_argument("--optimizer", choices=("adam", "lbfgs"), default=config.SLOW_OPTIMIZER, help="default %(default)s")
     slow.add_argument("--learning-rate", type=float, default=config.SLOW_LEARNING_RATE, help="Adam step size on 0..255 pixels (default %(default)s)")

@@ -286,6 +286,7 @@ def model_info(path):
     loading it tells (class, layers, parameters, width, residual blocks).
     """
     from .model_file import read_model_metadata
+    from .network import width_of
 
     info = {"file": path, "size_bytes": os.path.getsize(path), "keras": {}, "model": {}}
     try:
@@ -300,9 +301,7 @@ def model_info(path):
     model = load_transform_model(path)
     info["model"] = {"class": type(model).__name__, "name": model.name, "layers": len(model.layers),
                      "parameters": int(model.count_params())}
-    try:
-        info["model"]["width"] = model.get_layer("down0_conv").filters / 32
+    if width_of(model) is not None:  # else not built by build_transform_net; the parameter count still applies
+        info["model"]["width"] = width_of(model)
         info["model"]["residual_blocks"] = sum(1 for layer in model.layers if layer.name.endswith("_add"))
-    except ValueError:
-        pass  # not built by build_transform_net; the parameter count still applies
     return info

@@ -19,7 +19,7 @@ Every term is returned on its own so the trainer can log it, then combined with 
 
 from keras import ops
 
-from . import config
+from . import config, memory
 
 
 def gram(features):
@@ -92,6 +92,7 @@ class PerceptualLoss:
         image = ops.convert_to_tensor(style_image, dtype="float32")
         if len(image.shape) == 3:
             image = ops.expand_dims(image, 0)
+        memory.painting(int(image.shape[1]), int(image.shape[2]))
         features = loss_net(image)
         return {layer: gram(features[layer]) for layer in style_layers}
 

@@ -167,3 +167,12 @@ def build_transform_net(width=config.NETWORK_WIDTH, residual_blocks=5, name="tra
     # float32 output even under mixed precision: pixels feed the loss network and image files.
     x = ScaledTanh(name="to_rgb", dtype="float32")(x)
     return keras.Model(image, x, name=name)
+
+
+def width_of(model):
+    """The ``width`` a net was built with (its first conv has 32 x width filters); None for a
+    model that ``build_transform_net`` did not build."""
+    try:
+        return model.get_layer("down0_conv").filters / 32
+    except ValueError:
+        return None

@@ -1,7 +1,7 @@
 """What happens to each photo between loading and saving, and which files are photos.
 
 - :func:`expand_images`: ``--image`` arguments may be files, folders (their image files, not
-  recursive, sorted by name) and glob patterns (``'shots/*.jpg'``, ``'**'`` recursive), so a
+  recursive, sorted by name; subfolders with photos are named) and glob patterns (``'shots/*.jpg'``, ``'**'`` recursive), so a
   whole shoot is one command; mixed sizes are fine because each photo runs at its own size.
 - :class:`Options` + :func:`stylize_photo`: optional ``--max-size`` downscale, then the network
   (tiled above ``tiling.AUTO_TILE_PIXELS`` or with ``--tile``), then ``--preserve-color`` and
@@ -14,23 +14,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import config
+from . import config, memory
 from .images import PHOTO_SUFFIXES
+from .info import plural
 
 
 
 def expand_images(specs):
-    """Returns (paths, problems): image paths in argument order, and one-line messages for
-    folders without images and patterns matching nothing.
+    """Returns (paths, problems, notes): image paths in argument order, one-line messages for
+    folders without images and patterns matching none, and one-line notes for subfolders left
+    out.
 
     Every file is listed once, at its first mention, however it is named (``shoot/`` and then
     ``shoot/best.jpg``, ``./a.jpg`` and ``a.jpg``, a glob that overlaps a folder): the same
     photo twice would give the same output, and the output planner would refuse the pair as
     two photos clashing on one output name. Different files that would share an output name
     are still refused there. A literal path that does not exist is passed through, so the
-    image loader reports it.
+    image loader reports it. Folders and patterns keep image files only
+    (``images.PHOTO_SUFFIXES``, as train.py's ``--data``): ``'shoot/**/*'`` skips sidecars.
+    A folder's subfolders are not entered (the outputs share one folder), but never silently:
+    those holding photos are named, with the pattern that takes them too.
     """
-    paths, problems, seen = [], [], set()
+    paths, problems, notes, seen = [], [], [], set()
 
     def add(path):
         key = os.path.realpath(path)
@@ -40,25 +45,50 @@ def expand_images(specs):
 
     for spec in map(os.fspath, specs):
         if os.path.isdir(spec):
-            found = sorted(
-                os.path.join(spec, name)
-                for name in os.listdir(spec)
-                if name.lower().endswith(PHOTO_SUFFIXES) and not name.startswith(".")
-                and os.path.isfile(os.path.join(spec, name))
-            )
-            if not found:
+            found = sorted(os.path.join(spec, name) for name in os.listdir(spec) if _is_photo(os.path.join(spec, name)))
+            left_out = _subfolders_with_photos(spec)
+            if left_out:
+                hint = f"'{os.path.join(spec, '**', '*')}' takes every level"
+                (notes if found else problems).append(
+                    f"{spec}: {'folder has no image files; ' if not found else ''}subfolders not entered: "
+                    f"{', '.join(left_out[:3])}{', ...' if len(left_out) > 3 else ''} ({hint})"
+                )
+            elif not found:
                 problems.append(f"{spec}: folder has no image files ({', '.join(PHOTO_SUFFIXES[:3])}, ...)")
             for path in found:
                 add(path)
         elif not os.path.exists(spec) and glob.has_magic(spec):
-            found = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
+            matched = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
+            found = [p for p in matched if _is_photo(p)]
             if not found:
-                problems.append(f"{spec}: no files match this pattern")
+                problems.append(f"{spec}: " + (f"matches {plural(len(matched), 'file')}, none an image file" if matched
+                                               else "no files match this pattern"))
             for path in found:
                 add(path)
         else:
             add(spec)
-    return paths, problems
+    return paths, problems, notes
+
+
+def _is_photo(path):
+    name = os.path.basename(path)
+    return name.lower().endswith(PHOTO_SUFFIXES) and not name.startswith(".") and os.path.isfile(path)
+
+
+def _subfolders_with_photos(folder):
+    """Names of ``folder``'s subfolders (not hidden) with a photo at any depth; stops at the
+    first photo of each."""
+    names = []
+    for name in sorted(os.listdir(folder)):
+        top = os.path.join(folder, name)
+        if name.startswith(".") or not os.path.isdir(top):
+            continue
+        for root, dirs, files in os.walk(top):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            if any(_is_photo(os.path.join(root, f)) for f in files):
+                names.append(name + os.sep)
+                break
+    return names
 
 
 @dataclass
@@ -96,13 +126,15 @@ def stylize_photo(model, photo, options=None, progress=None):
     from .color import finish
     from .images import resize_to_max_side
     from .inference import get_stylizer
-    from .tiling import stylize_large
+    from .network import width_of
+    from .tiling import AUTO_TILE_PIXELS, stylize_large
 
     options = options or Options()
     photo = resize_to_max_side(photo, options.max_size)
     stylizer = get_stylizer(model, options.precision)
+    limit = memory.untiled_pixels(width_of(model) or config.NETWORK_WIDTH, AUTO_TILE_PIXELS)
     stylized = stylize_large(
-        stylizer.model, photo, tile=options.tile, untiled=lambda _, image: stylizer(image), progress=progress
+        stylizer.model, photo, tile=options.tile, limit=limit, untiled=lambda _, image: stylizer(image), progress=progress
     )
     return _to_uint8(finish(photo, stylized, options.preserve_color, options.strength))
 

@@ -118,14 +118,14 @@ def out_of_memory(error):
     """The backend's own first line when ``error`` is running out of memory, else None.
 
     JAX/XLA raise ``RESOURCE_EXHAUSTED: Out of memory allocating N bytes``, TensorFlow a
-    ``ResourceExhaustedError`` ("OOM when allocating tensor ..."), NumPy a ``MemoryError``: a
-    batch, image or photo too large for the device, which the commands say in one line with the
-    flag that lowers it instead of a traceback."""
-    if isinstance(error, MemoryError):
-        return "MemoryError"
+    ``ResourceExhaustedError`` ("OOM when allocating tensor ..."), NumPy a ``MemoryError``, and
+    ``memory.HostMemoryError`` (a ``MemoryError``) says what would need how much: a batch, image
+    or photo too large for the device, which the commands say in one line with the flag that
+    lowers it instead of a traceback."""
     errors = sys.modules.get("tensorflow.python.framework.errors_impl")
     text = str(error)
-    if "RESOURCE_EXHAUSTED" in text or (errors is not None and isinstance(error, errors.ResourceExhaustedError)):
-        first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
-        return first if len(first) <= 160 else first[:157] + "..."
-    return None
+    if not (isinstance(error, MemoryError) or "RESOURCE_EXHAUSTED" in text
+            or (errors is not None and isinstance(error, errors.ResourceExhaustedError))):
+        return None
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
+    return first if len(first) <= 160 else first[:157] + "..."

@@ -13,7 +13,7 @@ numpy). Keras has no L-BFGS, scipy has. The loss and its gradient run on the Ker
 
 import numpy as np
 
-from . import config
+from . import config, memory
 from .autodiff import value_and_grad
 from .losses import PerceptualLoss
 
@@ -22,6 +22,7 @@ def make_objective(loss_fn, content_image):
     """Returns ``f(pixels (H, W, 3)) -> (total, grad, losses)`` for one content image."""
     from keras import ops
 
+    memory.slow_path(*content_image.shape[:2])
     batch = ops.convert_to_tensor(content_image[None].astype("float32"))
     content_features = loss_fn.content_targets(batch)
 

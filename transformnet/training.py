@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from . import checks, config
+from . import checks, config, memory
 from .info import duration, plural
 from .progress import Progress  # noqa: F401 - part of this module's interface (tests, API)
 from .quiet import load_keras
@@ -89,6 +89,7 @@ def train(settings, out=print, progress=None):
     val_images = data.validation_images()
     device = device_name(backend)
     out(f"device: {device} ({backend}, {settings.precision})")
+    memory.train_step(settings.batch_size, settings.image_size, settings.width)
     model, stepper = _build(settings, keras, backend, dist, style)
     run = Run(settings, backend, dist, stepper, data, val_images, out, started)
     run.resume()
