@@ -45,16 +45,9 @@ def expand_images(specs):
 
     for spec in map(os.fspath, specs):
         if os.path.isdir(spec):
-            found = sorted(os.path.join(spec, name) for name in os.listdir(spec) if _is_photo(os.path.join(spec, name)))
-            left_out = _subfolders_with_photos(spec)
-            if left_out:
-                hint = f"'{os.path.join(spec, '**', '*')}' takes every level"
-                (notes if found else problems).append(
-                    f"{spec}: {'folder has no image files; ' if not found else ''}subfolders not entered: "
-                    f"{', '.join(left_out[:3])}{', ...' if len(left_out) > 3 else ''} ({hint})"
-                )
-            elif not found:
-                problems.append(f"{spec}: folder has no image files ({', '.join(PHOTO_SUFFIXES[:3])}, ...)")
+            found, message = _folder(spec)
+            if message:
+                (notes if found else problems).append(message)
             for path in found:
                 add(path)
         elif not os.path.exists(spec) and glob.has_magic(spec):
@@ -68,6 +61,22 @@ def expand_images(specs):
         else:
             add(spec)
     return paths, problems, notes
+
+
+def _folder(folder):
+    """(the folder's photos, sorted; a message or None): the message names the subfolders with
+    photos when there are any (a note beside photos, the problem without), else says the folder
+    has no image files."""
+    found = sorted(os.path.join(folder, name) for name in os.listdir(folder) if _is_photo(os.path.join(folder, name)))
+    left_out = _subfolders_with_photos(folder)
+    if left_out:
+        names = ", ".join(left_out[:3]) + (", ..." if len(left_out) > 3 else "")
+        pattern = os.path.join(folder, "**", "*")
+        empty = "" if found else "folder has no image files; "
+        return found, f"{folder}: {empty}subfolders not entered: {names} ('{pattern}' takes every level)"
+    if not found:
+        return found, f"{folder}: folder has no image files ({', '.join(PHOTO_SUFFIXES[:3])}, ...)"
+    return found, None
 
 
 def _is_photo(path):
