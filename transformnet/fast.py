@@ -301,7 +301,8 @@ def model_info(path):
     model = load_transform_model(path)
     info["model"] = {"class": type(model).__name__, "name": model.name, "layers": len(model.layers),
                      "parameters": int(model.count_params())}
-    if width_of(model) is not None:  # else not built by build_transform_net; the parameter count still applies
-        info["model"]["width"] = width_of(model)
+    width = width_of(model)
+    if width is not None:  # else not built by build_transform_net; the parameter count still applies
+        info["model"]["width"] = width
         info["model"]["residual_blocks"] = sum(1 for layer in model.layers if layer.name.endswith("_add"))
     return info

@@ -67,13 +67,14 @@ def _folder(folder):
     """(the folder's photos, sorted; a message or None): the message names the subfolders with
     photos when there are any (a note beside photos, the problem without), else says the folder
     has no image files."""
-    found = sorted(os.path.join(folder, name) for name in os.listdir(folder) if _is_photo(os.path.join(folder, name)))
-    left_out = _subfolders_with_photos(folder)
+    names = sorted(os.listdir(folder))
+    found = [os.path.join(folder, name) for name in names if _is_photo(os.path.join(folder, name))]
+    left_out = _subfolders_with_photos(folder, names)
     if left_out:
-        names = ", ".join(left_out[:3]) + (", ..." if len(left_out) > 3 else "")
+        listed = ", ".join(left_out[:3]) + (", ..." if len(left_out) > 3 else "")
         pattern = os.path.join(folder, "**", "*")
         empty = "" if found else "folder has no image files; "
-        return found, f"{folder}: {empty}subfolders not entered: {names} ('{pattern}' takes every level)"
+        return found, f"{folder}: {empty}subfolders not entered: {listed} ('{pattern}' takes every level)"
     if not found:
         return found, f"{folder}: folder has no image files ({', '.join(PHOTO_SUFFIXES[:3])}, ...)"
     return found, None
@@ -84,11 +85,11 @@ def _is_photo(path):
     return name.lower().endswith(PHOTO_SUFFIXES) and not name.startswith(".") and os.path.isfile(path)
 
 
-def _subfolders_with_photos(folder):
-    """Names of ``folder``'s subfolders (not hidden) with a photo at any depth; stops at the
-    first photo of each."""
+def _subfolders_with_photos(folder, entries):
+    """Names of ``folder``'s subfolders (of its sorted ``entries``; not hidden) with a photo at
+    any depth; stops at the first photo of each."""
     names = []
-    for name in sorted(os.listdir(folder)):
+    for name in entries:
         top = os.path.join(folder, name)
         if name.startswith(".") or not os.path.isdir(top):
             continue
