@@ -138,7 +138,7 @@ def video_fps(run, work, seconds=2, fps=25):
         writer.send(np.ascontiguousarray(frame))
     writer.close()
     start = time.perf_counter()
-    frames = stylize_video(source, os.path.join(work, "out.mp4"), run, progress=False)
+    frames = stylize_video(source, os.path.join(work, "out.mp4"), run, progress=False, replace=True)
     return frames / (time.perf_counter() - start)
 
 

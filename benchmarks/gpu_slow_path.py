@@ -112,7 +112,7 @@ def sweep(a, objective):
                 print(json.dumps({"style": os.path.basename(style), "style_weight": sw, "loss": at}), flush=True)
             rows.append(row)
         sheet = contact_sheet(rows)
-        save_image(os.path.join(a.out, os.path.splitext(os.path.basename(style))[0] + ".jpg"), sheet, quality=90)
+        save_image(os.path.join(a.out, os.path.splitext(os.path.basename(style))[0] + ".jpg"), sheet, quality=90, replace=True)
 
 
 def contact_sheet(rows):

@@ -64,7 +64,7 @@ def main():
     draw = ImageDraw.Draw(sheet)
     for c, name in enumerate(a.models, start=1):
         draw.text((c * a.cell + 6, 4), name, fill="white", stroke_width=2, stroke_fill="black")
-    save_image(a.output, np.asarray(sheet), quality=88)
+    save_image(a.output, np.asarray(sheet), quality=88, replace=True)
     print(f"wrote {a.output} ({sheet.width}x{sheet.height})")
 
 

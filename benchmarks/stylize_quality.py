@@ -100,7 +100,7 @@ def main():
                 if a.save:
                     os.makedirs(a.save, exist_ok=True)
                     stem = os.path.splitext(os.path.basename(photo_path))[0]
-                    save_image(os.path.join(a.save, f"{stem}_{name}.png"), rounded.astype(np.uint8))
+                    save_image(os.path.join(a.save, f"{stem}_{name}.png"), rounded.astype(np.uint8), replace=True)
             print(f"  {os.path.basename(photo_path)} {photo.shape[1]}x{photo.shape[0]}", file=sys.stderr, flush=True)
     base = sums[next(iter(runners))]["total"]
     print(f"{len(photos)} photos from {a.photos}, longer side {a.size} px; model {a.model}")

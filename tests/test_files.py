@@ -101,7 +101,7 @@ from transformnet.files import WriteError
 from transformnet.images import save_image
 noise = np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8)
 try:
-    save_image(sys.argv[1], noise)
+    save_image(sys.argv[1], noise, replace=True)
 except WriteError as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(1)
@@ -132,11 +132,11 @@ def test_no_space_left_on_a_real_small_disk(tmp_path):
         pytest.skip("mounting a tmpfs needs root")
     try:
         target = disk / "kept.jpg"
-        save_image(target, np.zeros((8, 8, 3), np.uint8))
+        save_image(target, np.zeros((8, 8, 3), np.uint8), replace=False)
         before = target.read_bytes()
         noise = np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8)
         with pytest.raises(WriteError, match=f"^{target}: cannot write \\(No space left on device\\)$") as info:
-            save_image(target, noise)
+            save_image(target, noise, replace=True)
         assert info.value.errno == 28
         assert target.read_bytes() == before
         assert [p.name for p in disk.iterdir()] == ["kept.jpg"]
@@ -149,7 +149,7 @@ import sys
 from transformnet.files import WriteError
 from transformnet.video import stylize_video
 try:
-    stylize_video(sys.argv[1], sys.argv[2], lambda frame: 255 - frame, progress=False)
+    stylize_video(sys.argv[1], sys.argv[2], lambda frame: 255 - frame, progress=False, replace=True)
 except WriteError as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(1)
@@ -170,3 +170,103 @@ def test_video_on_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, audio):
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {out / 'styled.mp4'}: cannot write")
     assert not list(out.iterdir())
+
+
+def _appears_meanwhile(target, content):
+    """A ``write`` for atomic_write that, while it writes, lets another job create ``target``."""
+
+    def write(tmp):
+        with open(tmp, "w") as handle:
+            handle.write("this job's result")
+        with open(target, "w") as handle:
+            handle.write(content)
+
+    return write
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_an_output_that_appears_while_the_job_runs_is_not_replaced(tmp_path, monkeypatch, hard_links):
+    """The check before the work cannot see a file that another job creates during it (two
+    train.py --name starry, two eval.py on one folder): without replace it is kept, one line says
+    so, and no temporary file is left. Where hard links fail (FAT), a last look does the same."""
+    from transformnet.files import atomic_write
+
+    if not hard_links:
+        def no_link(src, dst):
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_link)
+    target = tmp_path / "starry.keras"
+    with pytest.raises(WriteError) as info:
+        atomic_write(target, _appears_meanwhile(target, "the other job's model"), replace=False)
+    assert str(info.value) == (f"{target}: appeared while this job ran (another job writing the same name?); "
+                               "left as it is, use --force to replace it")
+    assert info.value.errno == 17
+    assert target.read_text() == "the other job's model"
+    assert [p.name for p in tmp_path.iterdir()] == ["starry.keras"]
+    fresh = tmp_path / "fresh.jpg"
+    atomic_write(fresh, lambda tmp: open(tmp, "w").write("new"), replace=False)  # nothing there: written
+    assert fresh.read_text() == "new" and (fresh.stat().st_mode & 0o777) == 0o666 & ~_umask()
+    atomic_write(target, _appears_meanwhile(target, "the other job's model"), replace=True)  # --force
+    assert target.read_text() == "this job's result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.jpg", "starry.keras"]
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_folder_output_is_published_the_same_way(tmp_path):
+    """A SavedModel export is a folder: one that appeared meanwhile is kept unless replacing."""
+    from transformnet.files import publish
+
+    def finished(name):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "saved_model.pb").write_text(name)
+        return folder
+
+    target = tmp_path / "starry_savedmodel"
+    publish(finished(".tmp-1"), target, replace=False)
+    assert (target / "saved_model.pb").read_text() == ".tmp-1"
+    with pytest.raises(WriteError, match="appeared while this job ran"):
+        publish(finished(".tmp-2"), target, replace=False)
+    assert (target / "saved_model.pb").read_text() == ".tmp-1"
+    publish(tmp_path / ".tmp-2", target, replace=True)
+    assert (target / "saved_model.pb").read_text() == ".tmp-2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["starry_savedmodel"]
+
+
+LOCK_HOLDER = """
+import sys, time
+from transformnet.files import folder_lock
+with folder_lock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_folder_lock_is_exclusive_and_dies_with_its_process(tmp_path):
+    """train.py's --logdir lock: a second holder is refused at once naming the first; a killed
+    holder leaves no stale lock; the block's end releases it."""
+    from transformnet.files import FolderBusy, folder_lock
+
+    folder = tmp_path / "runs" / "starry"
+    child = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(folder)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "locked\n"
+        with pytest.raises(FolderBusy, match=f"^pid {child.pid} on "):
+            with folder_lock(folder):
+                pass
+    finally:
+        child.kill()
+        child.wait()
+    with folder_lock(folder):
+        with pytest.raises(FolderBusy, match=f"^pid {os.getpid()} on "):
+            with folder_lock(folder):
+                pass
+    with folder_lock(folder):
+        pass
+    assert [p.name for p in folder.iterdir()] == [".lock"]

@@ -89,12 +89,12 @@ def test_exif_rotation_is_applied(tmp_path):
 
 def test_save_is_atomic_and_readable(tmp_path):
     target = tmp_path / "out" / "x.jpg"
-    save_image(target, np.full((8, 6, 3), 100.4, np.float32))
+    save_image(target, np.full((8, 6, 3), 100.4, np.float32), replace=False)
     assert load_image(target).shape == (8, 6, 3)
     assert not [p for p in target.parent.iterdir() if p.name.startswith(".tmp-")]
     assert (target.stat().st_mode & 0o777) != 0o600  # not mkstemp's private mode
     with pytest.raises(ImageError, match="unknown image format"):
-        save_image(tmp_path / "x.foo", np.zeros((2, 2, 3), np.uint8))
+        save_image(tmp_path / "x.foo", np.zeros((2, 2, 3), np.uint8), replace=False)
 
 
 # --- issue 9: every pixel format has a rule -------------------------------------------------------
@@ -217,7 +217,7 @@ def test_outputs_are_tagged_srgb_and_read_back_unchanged(tmp_path, suffix):
     from PIL import ImageCms
 
     pixels = np.repeat(np.repeat(COLOURS[None], 8, axis=0), 8, axis=1)
-    save_image(tmp_path / f"out{suffix}", pixels)
+    save_image(tmp_path / f"out{suffix}", pixels, replace=False)
     with Image.open(tmp_path / f"out{suffix}") as image:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(image.info["icc_profile"]))
     assert "sRGB" in ImageCms.getProfileDescription(profile)

@@ -7,6 +7,7 @@ Needs ../shared (VGG16 fp16 weights, photos, styles); skipped with a reason when
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -583,6 +584,57 @@ def test_checkpoint_on_a_full_disk_is_one_line_and_leaves_no_temp_file(photos):
     assert not list(folder.iterdir())
     assert not (photos / "checkpoints" / "full.keras").exists()
     assert not [n for n in result.stderr.splitlines() if n.startswith(("I0000", "W0000", "WARNING: All log"))]
+
+
+def test_a_model_another_run_exported_meanwhile_is_not_replaced(photos, monkeypatch):
+    """Two runs with one --name (three --style-weights tried at once, each with its own --logdir)
+    all pass the check at the start; the first to finish used to be replaced by the next without a
+    word. Now the model is kept, the line names the checkpoint that holds this run's weights, and
+    --resume --force exports them."""
+    import transformnet
+    from transformnet.files import WriteError
+    from transformnet.training import Run
+
+    output = photos / "checkpoints" / "same.keras"
+    loop = Run.loop
+
+    def other_run_finishes_first(self):
+        loop(self)
+        output.parent.mkdir(exist_ok=True)
+        output.write_bytes(b"the other run's model")
+
+    monkeypatch.setattr(Run, "loop", other_run_finishes_first)
+    with pytest.raises(WriteError) as info:
+        transformnet.train(**tiny_settings(photos, "same", 2, checkpoint_every=100, val_every=100), log=lambda line: None)
+    checkpoint = photos / "runs" / "same" / "checkpoints" / "ckpt-000000002.npz"
+    assert str(info.value) == (f"{output}: appeared while this job ran (another job writing the same name?); left as it is, "
+                               f"use --force to replace it; the trained weights are in {checkpoint}: rerun with --resume "
+                               "and --force, or with --resume and another --output")
+    assert output.read_bytes() == b"the other run's model"
+    assert sorted(p.name for p in output.parent.iterdir()) == ["same.keras"]
+    monkeypatch.setattr(Run, "loop", loop)
+    path, metadata = transformnet.train(**tiny_settings(photos, "same", 2, checkpoint_every=100, val_every=100),
+                                        resume=True, force=True, log=lambda line: None)
+    assert path == str(output) and metadata["steps"] == 2 and output.read_bytes()[:2] == b"PK"
+
+
+def test_a_second_run_in_a_busy_logdir_stops_in_one_line(photos):
+    """One --name started twice: both used to pass the checks at the start, then interleave and
+    prune each other's checkpoints. The second stops before it opens the photos, naming the first."""
+    import transformnet
+    from transformnet.files import folder_lock
+    from transformnet.settings import TrainingError
+
+    logdir = photos / "runs" / "twice"
+    with folder_lock(logdir):
+        with pytest.raises(TrainingError) as info:
+            transformnet.train(**tiny_settings(photos, "twice", 2), log=lambda line: None)
+    assert str(info.value) == (f"{logdir}: another train.py (pid {os.getpid()} on {socket.gethostname()}) is training "
+                               "in this folder; wait for it to end, or give this run another --name or --logdir")
+    assert [p.name for p in logdir.iterdir()] == [".lock"]
+    assert not (photos / "checkpoints").exists()
+    transformnet.train(**tiny_settings(photos, "twice", 2), log=lambda line: None)  # free again: it trains
+    assert (photos / "checkpoints" / "twice.keras").is_file()
 
 
 def test_bar_moves_every_step_without_a_sync_per_step(photos, monkeypatch):

@@ -33,7 +33,7 @@ def test_video_keeps_fps_frames_and_audio(tmp_path, audio):
         seen.append(frame.shape)
         return 255 - frame
 
-    frames = video.stylize_video(src, dst, invert, progress=False)
+    frames = video.stylize_video(src, dst, invert, progress=False, replace=False)
     meta_in, meta_out = video.probe(src), video.probe(dst)
     assert frames == _count_frames(src) == _count_frames(dst) == 12
     assert meta_out["fps"] == meta_in["fps"] == 12
@@ -60,7 +60,7 @@ def test_a_phone_video_is_read_upright_without_library_chatter(tmp_path, caplog)
     if subprocess.run(tag, capture_output=True).returncode:
         pytest.skip("this ffmpeg cannot tag a rotation (-display_rotation needs ffmpeg >= 7)")
     seen = set()
-    video.stylize_video(phone, tmp_path / "out.mp4", lambda frame: seen.add(frame.shape) or frame, progress=False)
+    video.stylize_video(phone, tmp_path / "out.mp4", lambda frame: seen.add(frame.shape) or frame, progress=False, replace=False)
     assert seen == {(64, 48, 3)} and video.probe(tmp_path / "out.mp4")["size"] == (48, 64)
     assert [r.getMessage() for r in caplog.records if r.name.startswith("imageio_ffmpeg")] == []
 
@@ -71,7 +71,7 @@ def test_the_video_takes_the_size_of_the_stylized_frames(tmp_path):
     src = tmp_path / "in.mp4"
     _make_clip(src, audio=False)
     half = lambda frame: frame[::2, ::2][:, :31]  # noqa: E731 - 31x24
-    assert video.stylize_video(src, tmp_path / "half.mp4", half, progress=False) == 12
+    assert video.stylize_video(src, tmp_path / "half.mp4", half, progress=False, replace=False) == 12
     assert video.probe(tmp_path / "half.mp4")["size"] == (32, 24)
     calls = []
 
@@ -80,7 +80,7 @@ def test_the_video_takes_the_size_of_the_stylized_frames(tmp_path):
         return frame if len(calls) < 3 else frame[:40]
 
     with pytest.raises(video.VideoError, match=r"^.*in\.mp4: frame 3 came out 64x40, not 64x48$"):
-        video.stylize_video(src, tmp_path / "bad.mp4", shrinking, progress=False)
+        video.stylize_video(src, tmp_path / "bad.mp4", shrinking, progress=False, replace=False)
     assert not (tmp_path / "bad.mp4").exists() and not list(tmp_path.glob(".tmp-*"))
 
 
@@ -106,4 +106,4 @@ def test_a_photo_is_not_taken_for_a_video_but_an_animated_gif_is(tmp_path):
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
     meta = video.probe(tmp_path / "anim.gif")
     assert meta["size"] == (32, 24)
-    assert video.stylize_video(tmp_path / "anim.gif", tmp_path / "anim.mp4", lambda f: f, progress=False) == 3
+    assert video.stylize_video(tmp_path / "anim.gif", tmp_path / "anim.mp4", lambda f: f, progress=False, replace=False) == 3

@@ -64,7 +64,7 @@ def save_checkpoint(directory, step, groups, meta, keep=None):
         with open(tmp, "wb") as handle:
             np.savez(handle, __meta__=blob, **arrays)
 
-    atomic_write(path, write)
+    atomic_write(path, write, replace=True)  # a checkpoint of the same step holds the same state
     if keep:
         for old in list_checkpoints(directory)[:-keep]:
             os.remove(old)

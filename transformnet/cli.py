@@ -173,7 +173,7 @@ def run_fast(args):
             photo = load_image(source)
             result = transformnet.stylize(model, photo, **asdict(options), progress=tiles)
             tiles.close()
-            save_image(target, result)
+            save_image(target, result, replace=args.force)
         except Exception as error:  # noqa: BLE001 - the photo's problem is its line; others go on
             reason = out_of_memory(error)
             if reason is None and not isinstance(error, (ImageError, WriteError)):
@@ -259,7 +259,7 @@ def run_video(args):
     model = load_transform_model(model_path)
     start = time.perf_counter()
     try:
-        frames = stylize_video(source, target, lambda frame: stylize_photo(model, frame, options), not args.quiet)
+        frames = stylize_video(source, target, lambda frame: stylize_photo(model, frame, options), not args.quiet, replace=args.force)
     except VideoError as error:
         raise CLIError(str(error)) from None
     print(f"{target}  ({frames} frames, {time.perf_counter() - start:.1f} s)", flush=True)
@@ -360,9 +360,9 @@ def run_slow(args):
     # As on the fast path (Gatys et al. 2016 preserve colour in the optimised image this way too);
     # the losses reported are the optimisation's, before it.
     image = to_uint8(finish(photo, image, args.preserve_color, args.strength))
-    save_image(output, image)
+    save_image(output, image, replace=args.force)
     if args.loss_log:
-        _write_loss_log(args.loss_log, log_rows)
+        _write_loss_log(args.loss_log, log_rows, args.force)
     seconds = time.perf_counter() - start
     print(
         f"{output}  ({image.shape[1]}x{image.shape[0]}, {args.optimizer}, "
@@ -434,7 +434,7 @@ def _plan_extra_output(path, taken, force):
     check_writable(path)
 
 
-def _write_loss_log(path, rows):
+def _write_loss_log(path, rows, replace):
     keys = ["total", "weighted/content", "weighted/style", "weighted/tv", "content", "style", "tv"]
 
     def write(tmp):
@@ -444,7 +444,7 @@ def _write_loss_log(path, rows):
                 values = ",".join(f"{losses[key]:.6g}" for key in keys)
                 handle.write(f"{iteration},{seconds:.3f},{values}\n")
 
-    atomic_write(path, write)
+    atomic_write(path, write, replace=replace)
 
 
 # --- argument parsing -----------------------------------------------------------------------

@@ -54,18 +54,6 @@ def export_path(directory, name, fmt):
     return os.path.join(directory, name + suffix)
 
 
-def _replace(tmp, target):
-    """Moves a finished file or folder onto ``target`` (atomic for files; folders are swapped)."""
-    if os.path.isdir(target) and not os.path.islink(target):
-        old = target + ".old"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, target)
-
-
 def _saved_model(model, path):
     keras_model_export(model, path, "tf_saved_model")
 
@@ -145,7 +133,7 @@ def export_model(model, directory, name, fmt, force=False):
     and the partial export is removed."""
     import keras
 
-    from .files import WriteError, check_writable, describe
+    from .files import WriteError, check_writable, describe, publish
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -172,9 +160,11 @@ def export_model(model, directory, name, fmt, force=False):
             _tflite(model, tmp, work)
         else:
             keras_model_export(model, tmp, "onnx")
-        _replace(tmp, target)
+        publish(tmp, target, replace=force)
     except ExportError:
         raise
+    except WriteError as error:  # the target appeared while converting
+        raise ExportError(str(error)) from None
     except Exception as error:  # noqa: BLE001 - OSError, TF and ONNX errors alike: one line
         what = "cannot write" if isinstance(error, OSError) else "export failed"
         raise ExportError(f"{target}: {what} ({describe(error)})") from None

@@ -16,10 +16,17 @@ loss logs) goes through :func:`atomic_write`, so one rule covers them all:
   renames it over the target only when complete. What can only fail while writing (disk full,
   file-size limit, quota, a target that cannot be replaced) becomes one :class:`WriteError`
   naming the target; the temporary file is removed and an existing target is left untouched.
+- Every writer says whether it may replace an existing target (``replace``: ``--force``, or a
+  checkpoint of the same step). The check before the work cannot see a target that appears
+  while the job runs (a second ``train.py --name starry`` finishing first, two eval.py runs on
+  one folder); :func:`publish` refuses to replace one then too, so hours of training never
+  silently replace another run's model and no job's result is lost (it stays as it was).
 """
 
+import contextlib
 import errno
 import os
+import socket
 import tempfile
 
 STOPS_EVERYTHING = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
@@ -91,8 +98,9 @@ def check_writable(path):
         raise WriteError(f"{path}: file name longer than the {longest} bytes this file system allows", errno.ENAMETOOLONG)
 
 
-def atomic_write(path, write):
-    """Calls ``write(tmp_path)``, then renames the finished temporary file onto ``path``.
+def atomic_write(path, write, *, replace):
+    """Calls ``write(tmp_path)``, then moves the finished temporary file onto ``path``
+    (:func:`publish`; an existing ``path`` is replaced only if ``replace``).
 
     Raises WriteError (one line naming ``path``) if the folder cannot be made or the file cannot
     be written; no temporary file is left behind and an existing ``path`` is unchanged.
@@ -114,13 +122,106 @@ def atomic_write(path, write):
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        publish(tmp, path, replace=replace)
         return result
     except BaseException as error:
         _remove(tmp)
         if isinstance(error, OSError):
             raise WriteError(f"{path}: cannot write ({describe(error)})", error.errno) from None
         raise
+
+
+def publish(tmp, path, *, replace):
+    """Moves the finished file or folder ``tmp`` onto ``path``, the one place outputs appear.
+
+    ``replace``: an existing ``path`` is replaced (a file atomically; a folder is swapped).
+    Otherwise an existing ``path`` is left as it is and WriteError says so, even one that
+    appeared after the check before the work: a file is published with a hard link, which fails
+    instead of replacing (a file system without hard links gets a last look instead); a folder
+    is renamed, which POSIX refuses onto a file or a non-empty folder.
+    """
+    tmp, path = os.fspath(tmp), os.fspath(path)
+    if replace:
+        _replace(tmp, path)
+        return
+    try:
+        if os.path.isdir(tmp):
+            _rename_folder(tmp, path)
+        else:
+            _link(tmp, path)
+    except FileExistsError:
+        raise WriteError(f"{path}: appeared while this job ran (another job writing the same name?); "
+                         "left as it is, use --force to replace it", errno.EEXIST) from None
+
+
+def _link(tmp, path):
+    """Gives the file ``tmp`` the name ``path`` unless that name exists, then drops ``tmp``."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (FAT, some network shares): look once more, then rename
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path) from None
+        os.replace(tmp, path)
+        return
+    os.remove(tmp)
+
+
+def _rename_folder(tmp, path):
+    if os.path.lexists(path) and not (os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
+    try:
+        os.rename(tmp, path)  # onto an empty folder it replaces it: nothing is lost
+    except OSError as error:
+        if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path) from None
+        raise
+
+
+def _replace(tmp, path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        import shutil
+
+        old = path + ".old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+
+
+class FolderBusy(Exception):
+    """Another live process holds the folder's lock; ``str()`` says which (pid and host)."""
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Holds an exclusive lock on ``folder`` (the file ``.lock`` in it) inside the block, or
+    raises FolderBusy at once when another process holds it. ``fcntl.flock`` dies with its
+    process, so a killed job leaves no stale lock to clean up; where there is no ``fcntl``
+    (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, ".lock"), "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise FolderBusy(handle.read().strip() or "another process") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)  # the lock goes with the handle; the empty file stays
 
 
 def _remove(tmp):

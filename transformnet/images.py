@@ -300,9 +300,9 @@ def _encode(image, fmt, quality=JPEG_QUALITY):
     return buffer.getvalue()
 
 
-def save_image(path, array, quality=JPEG_QUALITY):
+def save_image(path, array, quality=JPEG_QUALITY, *, replace):
     """Writes RGB ``array`` (uint8 or float 0..255) to ``path`` atomically, tagged sRGB; format
-    from the suffix. Raises ``ImageError`` for a format it cannot write, ``files.WriteError``
+    from the suffix; an existing ``path`` is replaced only if ``replace`` (``files.publish``). Raises ``ImageError`` for a format it cannot write, ``files.WriteError``
     when the file cannot be written (disk full, permissions)."""
     fmt = output_format(path)
     data = _encode(Image.fromarray(to_uint8(array) if array.dtype != np.uint8 else array), fmt, quality)
@@ -311,4 +311,4 @@ def save_image(path, array, quality=JPEG_QUALITY):
         with open(tmp, "wb") as handle:
             handle.write(data)
 
-    atomic_write(path, write)
+    atomic_write(path, write, replace=replace)

@@ -18,8 +18,9 @@ from .quiet import no_tensorflow_lookups
 METADATA_MEMBER = "transformnet.json"
 
 
-def export_model(model, path, metadata):
-    """Saves ``model`` to ``path`` (.keras) with ``metadata`` inside, atomically."""
+def export_model(model, path, metadata, *, replace):
+    """Saves ``model`` to ``path`` (.keras) with ``metadata`` inside, atomically; an existing
+    ``path`` is replaced only if ``replace`` (``files.publish``)."""
 
     def write(tmp):
         with no_tensorflow_lookups():
@@ -27,7 +28,7 @@ def export_model(model, path, metadata):
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=2, sort_keys=True))
 
-    atomic_write(path, write)
+    atomic_write(path, write, replace=replace)
     return path
 
 

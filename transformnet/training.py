@@ -19,6 +19,7 @@ painting resized so its longer side is ``--style-size``.
 import collections
 import contextlib
 import datetime
+import errno
 import hashlib
 import math
 import os
@@ -84,18 +85,38 @@ def train(settings, out=print, progress=None):
     if backend not in ("jax", "tensorflow"):
         raise TrainingError(f"KERAS_BACKEND={backend}: the trainer supports jax and tensorflow")
     dist, local_batch = _distribution(settings, backend)
-    out = _chief_speaks(out, dist)
-    data = _open_data(settings, local_batch, dist, out)  # before the model: a bad photo folder fails in seconds
-    val_images = data.validation_images()
-    device = device_name(backend)
-    out(f"device: {device} ({backend}, {settings.precision})")
-    memory.train_step(settings.batch_size, settings.image_size, settings.width)
-    model, stepper = _build(settings, keras, backend, dist, style)
-    run = Run(settings, backend, dist, stepper, data, val_images, out, started)
-    run.resume()
-    run.open_logs(style, progress)
-    run.loop()
-    return run.export(keras, model, device)
+    with _only_run_in_logdir(settings, dist):
+        out = _chief_speaks(out, dist)
+        data = _open_data(settings, local_batch, dist, out)  # before the model: a bad photo folder fails in seconds
+        val_images = data.validation_images()
+        device = device_name(backend)
+        out(f"device: {device} ({backend}, {settings.precision})")
+        memory.train_step(settings.batch_size, settings.image_size, settings.width)
+        model, stepper = _build(settings, keras, backend, dist, style)
+        run = Run(settings, backend, dist, stepper, data, val_images, out, started)
+        run.resume()
+        run.open_logs(style, progress)
+        run.loop()
+        return run.export(keras, model, device)
+
+
+@contextlib.contextmanager
+def _only_run_in_logdir(settings, dist):
+    """Process 0 holds ``--logdir``'s lock while it trains. Two runs in one folder (one --name
+    started twice, in two terminals) both pass the checks at the start, then interleave their
+    checkpoints, prune each other's (``--keep``) and draw two curves as one; the second now stops
+    in one line instead. Only process 0 writes there, so only it locks."""
+    from .files import FolderBusy, folder_lock
+
+    if not dist.is_chief:
+        yield
+        return
+    try:
+        with folder_lock(settings.logdir):
+            yield
+    except FolderBusy as holder:
+        raise TrainingError(f"{settings.logdir}: another train.py ({holder}) is training in this folder; wait for it to "
+                            "end, or give this run another --name or --logdir") from None
 
 
 def _refuse_to_overwrite(settings):
@@ -416,10 +437,11 @@ class Run:
         }
         if self.dist.is_chief:
             try:
-                export_model(exported, s.output_path, metadata)
+                export_model(exported, s.output_path, metadata, replace=s.force)
             except WriteError as error:
-                raise WriteError(f"{error}; the trained weights are in {self.last_checkpoint}: free some space and rerun with --resume",
-                                 error.errno) from None
+                cure = ("rerun with --resume and --force, or with --resume and another --output" if error.errno == errno.EEXIST
+                        else "free some space and rerun with --resume")
+                raise WriteError(f"{error}; the trained weights are in {self.last_checkpoint}: {cure}", error.errno) from None
         self.out(f"exported {s.output_path} ({plural(self.step, 'step')}, {duration(metadata['wall_time_s'])})")
         self.out(f"stylize with it: python eval.py --model {_model_spec(s)} --image PHOTO")
         return metadata

@@ -129,8 +129,9 @@ def _writer(path, shape, fps):
     return writer
 
 
-def stylize_video(source, target, stylize_frame, progress=True):
-    """Writes ``target``: every frame of ``source`` passed through ``stylize_frame``.
+def stylize_video(source, target, stylize_frame, progress=True, *, replace):
+    """Writes ``target``: every frame of ``source`` passed through ``stylize_frame``; an existing
+    ``target`` is replaced only if ``replace`` (``files.publish``).
 
     ``stylize_frame(rgb_uint8) -> rgb`` (uint8 or float 0..255; the first frame's output size,
     e.g. after ``--max-size``, is the video's, and every frame must keep it). Returns the
@@ -187,4 +188,4 @@ def stylize_video(source, target, stylize_frame, progress=True):
             raise VideoError(f"{source}: no frames could be decoded")
         return frames
 
-    return atomic_write(target, write)
+    return atomic_write(target, write, replace=replace)
