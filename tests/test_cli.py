@@ -335,6 +335,20 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_model_loads(tmp_p
     assert blocker.read_text() == "a file, not a folder"
 
 
+@pytest.mark.parametrize("flag", ["--image", "--output", "--video", "--export", "--model", "--style", "--loss-log"])
+def test_a_dash_is_refused_as_no_file_rather_than_taken_as_a_name(tmp_path, model_dir, photo, flag):
+    """'-' (standard input/output for many tools) is no file here: --output - made a folder
+    called '-', --image - said "no such file". One line names the flag; nothing is written."""
+    argv = {"--model": ["--image", photo], "--style": ["--image", photo], "--loss-log": ["--style", photo, "--image", photo]}
+    model = [] if flag in ("--model", "--style", "--loss-log") else ["--model", model_dir / "random.keras"]
+    rest = argv.get(flag, ["--image", photo] if flag == "--output" else [])
+    result = run(*model, *rest, flag, "-", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"error: {flag} -: standard input and output are not supported; give a file or folder "
+                                     "(./- for one named '-')")
+    assert not list(tmp_path.iterdir())
+
+
 def test_full_disk_is_one_line_keeps_old_files_and_stops_the_batch(tmp_path, model_dir):
     rng = np.random.default_rng(3)
     photos = []

@@ -517,6 +517,9 @@ BAD_FLAGS = [
     ({"validation_photos": -1}, "--validation-photos must be"),
     ({"vgg_weights": "/no/such/vgg.npz"}, "/no/such/vgg.npz: VGG16 weights: no such file"),
     ({"data": "/no/such/folder"}, "/no/such/folder: not a folder of photos"),
+    ({"output": "-"}, "--output -: standard input and output are not supported"),
+    ({"logdir": "-"}, "--logdir -: standard input and output are not supported"),
+    ({"data": "-"}, "--data -: standard input and output are not supported"),
 ]
 
 

@@ -35,6 +35,19 @@ def model_name(name):
     return name
 
 
+STDIO = "-"
+
+
+def not_stdio(flag, value):
+    """``-`` is no file here: photos, models and outputs are read and written by name (a photo is
+    checked, and an output planned, before the work; an output is published atomically). Taken as
+    a name it became a folder called ``-`` (--output) or "no such file" (--image)."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if STDIO in values:
+        raise FlagError(f"{flag} -: standard input and output are not supported; give a file or folder "
+                        "(./- for one named '-')")
+
+
 def at_least(flag, value, minimum):
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise FlagError(f"{flag} must be a whole number of at least {minimum}, not {value!r}")

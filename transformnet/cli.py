@@ -523,6 +523,11 @@ def check_flags_fit_the_job(parser, args):
     return job
 
 
+PATH_FLAGS = ("--model", "--style", "--info", "--image", "--output", "--checkpoints", "--video", "--export", "--vgg-weights",
+              "--loss-log")
+"""Flags that name files or folders (``checks.not_stdio``)."""
+
+
 LOWER_MEMORY = {
     "--model": "stylize in smaller tiles (--tile 512) or downscale (--max-size PX)",
     "--model --video": "stylize in smaller tiles (--tile 512) or downscale (--max-size PX)",
@@ -540,6 +545,8 @@ def main(argv=None):
     runners = {"--model": run_fast, "--model --video": run_video, "--model --export": run_export,
                "--style": run_slow, "--info": run_info}
     try:
+        for flag in PATH_FLAGS:
+            checks.not_stdio(flag, getattr(args, flag[2:].replace("-", "_")))
         return runners[job](args)
     except (CLIError, ImageError, ModelError, WriteError, FlagError) as error:
         _error(error)

@@ -143,6 +143,8 @@ class TrainSettings:
         checks.within("--width", s.width, *config.NETWORK_WIDTH_RANGE)
         if s.precision not in PRECISIONS:
             raise checks.FlagError(f"--precision must be one of {', '.join(PRECISIONS)}, not {s.precision!r}")
+        for key in ("style", "data", "output", "logdir", "vgg_weights"):
+            checks.not_stdio(_flag(key), getattr(s, key))
         checks.vgg_weights(s.vgg_weights)
         if not s.data.startswith("tfds:") and not os.path.isdir(s.data):
             from .data import DataError
@@ -274,6 +276,7 @@ def parse_settings(argv=None):
     pre.add_argument("--config")
     first, _ = pre.parse_known_args(argv)
     if first.config:
+        checks.not_stdio("--config", first.config)
         saved = _saved_defaults(parser, first.config)
         parser.set_defaults(**saved)
         for action in parser._actions:  # saved values satisfy required flags
