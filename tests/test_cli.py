@@ -113,6 +113,37 @@ def test_fast_path_stylizes_every_kind_of_photo_at_its_size(tmp_path, model_dir)
     assert not (out / "truncated_random.jpg").exists()
 
 
+def test_several_models_stylize_every_photo_in_each_style(tmp_path, model_dir, photo):
+    """--model a b: <stem>_<model>.jpg for each photo and model, each as --model alone writes it;
+    a photo that cannot be read is one line, not one per style; two models with one name (their
+    outputs would collide) are refused before any work, and a model named twice is used once."""
+    from transformnet.network import build_transform_net
+
+    other = tmp_path / "models" / "other.keras"
+    other.parent.mkdir()
+    build_transform_net(width=0.25).save(other)  # other random weights
+    truncated = bad_inputs(tmp_path / "bad")["truncated"]
+    second = tmp_path / "second.png"
+    Image.open(photo).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(second)
+    both = tmp_path / "both"
+    result = run("--model", "random", other, "random", "--checkpoints", model_dir, "--image", truncated, photo, second,
+                 "--output", both)
+    one_error_line(result, truncated)
+    assert sorted(p.name for p in both.iterdir()) == ["second_other.jpg", "second_random.jpg", "street_other.jpg",
+                                                     "street_random.jpg"]
+    alone = tmp_path / "alone"
+    assert run("--model", other, "--image", photo, second, "--output", alone).returncode == 0
+    for name in ("street_other.jpg", "second_other.jpg"):
+        np.testing.assert_array_equal(np.asarray(Image.open(both / name)), np.asarray(Image.open(alone / name)))
+    assert np.abs(np.asarray(Image.open(both / "street_random.jpg"), float) - np.asarray(Image.open(both / "street_other.jpg"))).mean() > 1
+    twin = tmp_path / "twin" / "random.keras"
+    twin.parent.mkdir()
+    twin.write_bytes((model_dir / "random.keras").read_bytes())
+    result = run("--model", "random", twin, "--checkpoints", model_dir, "--image", photo, "--output", tmp_path / "none")
+    assert "names two models called random" in one_error_line(result, twin)
+    assert not (tmp_path / "none").exists()
+
+
 def test_single_output_file_and_force(tmp_path, model_dir, photo):
     target = tmp_path / "styled.png"
     target.write_bytes(b"old")
@@ -182,6 +213,8 @@ def test_one_file_output_for_several_photos_is_refused(tmp_path, model_dir, phot
     (["--style", "p.jpg", "--video", "v.mp4"], "--video does nothing with --style"),
     (["--model", "m", "--json", "--image", "a.jpg"], "--json does nothing with --model; it goes with --info"),
     (["--model", "m"], "--image is required with --model"),
+    (["--model", "m", "n", "--video", "v.mp4"], "--model --video takes one --model, not 2"),
+    (["--model", "m", "n", "--export", "e"], "--model --export takes one --model, not 2"),
 ])
 def test_a_flag_the_job_does_not_read_is_refused_not_ignored(argv, words, capsys):
     """Checked from the command line alone (cli.FLAGS_OF_JOB), before any file is opened."""

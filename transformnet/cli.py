@@ -1,6 +1,6 @@
 """``eval.py``: stylize photos with a trained transform net (fast) or by optimisation (slow).
 
-    python eval.py --model NAME_OR_PATH --image PHOTO [PHOTO ...] [--output PATH_OR_DIR] [--force]
+    python eval.py --model NAME_OR_PATH [NAME_OR_PATH ...] --image PHOTO [PHOTO ...] [--output PATH_OR_DIR] [--force]
     python eval.py --style PAINTING --image PHOTO [--output OUT] [--size PX] [--iterations N] ...
     python eval.py --info NAME_OR_PATH
 
@@ -67,10 +67,11 @@ def _known_suffixes():
     return tuple(Image.registered_extensions())
 
 
-def plan_outputs(inputs, output, name_of, protected=(), force=False):
-    """Returns the output path for each input path.
+def plan_outputs(inputs, output, names, protected=(), force=False):
+    """Returns the output path for each input path (an input may come more than once: one
+    photo in several styles).
 
-    ``name_of(input)`` gives the default file name; ``output`` is None (current folder), a
+    ``names``: the default file name of each input; ``output`` is None (current folder), a
     folder, or a file path with an image suffix (only with one input); a path that does not
     exist and has no image suffix is a new folder. Raises CLIError if an output would replace
     an input or a ``protected`` file, two inputs would write the same file, or an output
@@ -78,20 +79,20 @@ def plan_outputs(inputs, output, name_of, protected=(), force=False):
     WriteError for a place that cannot be written (a parent that is a file, a read-only folder).
     """
     if output is None:
-        paths = [name_of(path) for path in inputs]
+        paths = list(names)
     elif os.path.isdir(output) or output.endswith(("/", os.sep)):
-        paths = [os.path.join(output, name_of(path)) for path in inputs]
+        paths = [os.path.join(output, name) for name in names]
     elif os.path.splitext(output)[1].lower() in _known_suffixes():
         if len(inputs) > 1:
             raise CLIError(
-                f"{output}: --output names one file but {len(inputs)} images were given; "
+                f"{output}: --output names one file but {len(inputs)} images would be written; "
                 "give a folder"
             )
         paths = [output]
     elif os.path.exists(output):
         raise CLIError(f"{output}: --output exists and is not a folder")
     else:
-        paths = [os.path.join(output, name_of(path)) for path in inputs]  # a new folder
+        paths = [os.path.join(output, name) for name in names]  # a new folder
     for path in paths:
         output_format(path)
     sources = {}
@@ -130,8 +131,9 @@ def _same_file(a, b):
 
 
 def run_fast(args):
-    """``--model M --image PHOTO ...``: each photo through the fast pipeline."""
-    model_path, model_name = resolve_model(args.model, args.checkpoints)
+    """``--model M [M ...] --image PHOTO ...``: each photo through the fast pipeline, with each
+    model (several models: every photo in every style, ``<stem>_<model>.jpg`` each)."""
+    models = _resolve_models(args.model, args.checkpoints)
     options = _options(args)
     images, problems, notes = expand_images(args.image)
     for note in notes:
@@ -147,12 +149,12 @@ def run_fast(args):
         _error(problem)
     if not good:
         return EXIT_ERROR
-    suffix = config.OUTPUT_SUFFIX
+    jobs = [(source, name) for source in good for name in models]  # a photo is read once for all its styles
     outputs = plan_outputs(
-        good,
+        [source for source, _ in jobs],
         args.output,
-        lambda path: f"{_stem(path)}_{model_name}{suffix}",
-        protected=[model_path],
+        [f"{_stem(source)}_{name}{config.OUTPUT_SUFFIX}" for source, name in jobs],
+        protected=list(models.values()),
         force=args.force,
     )
 
@@ -163,15 +165,21 @@ def run_fast(args):
 
     from .images import save_image
 
-    model = transformnet.load_model(model_path)
+    loaded = {name: transformnet.load_model(path) for name, path in models.items()}
     status = EXIT_ERROR if problems else EXIT_OK
-    bar = tqdm(total=len(good), unit="image", disable=tqdm_disable(args.quiet or len(good) < 2))
-    for index, (source, target) in enumerate(zip(good, outputs)):
+    bar = tqdm(total=len(jobs), unit="image", disable=tqdm_disable(args.quiet or len(jobs) < 2))
+    photo, unreadable = None, None
+    for index, ((source, name), target) in enumerate(zip(jobs, outputs)):
+        if source == unreadable:  # said once, for its first style
+            bar.update(1)
+            continue
         start = time.perf_counter()
         tiles = _TileBar(source, disable=args.quiet)
         try:
-            photo = load_image(source)
-            result = transformnet.stylize(model, photo, **asdict(options), progress=tiles)
+            if index == 0 or jobs[index - 1][0] != source:
+                photo = None  # the previous photo's memory is free before the next is read
+                photo = load_image(source)
+            result = transformnet.stylize(loaded[name], photo, **asdict(options), progress=tiles)
             tiles.close()
             save_image(target, result, replace=args.force)
         except Exception as error:  # noqa: BLE001 - the photo's problem is its line; others go on
@@ -182,10 +190,13 @@ def run_fast(args):
             bar.clear()
             if reason:
                 error = f"{source}: out of memory ({reason}); {LOWER_MEMORY['--model']}"
+            elif isinstance(error, ImageError):
+                unreadable = source
             stop = isinstance(error, WriteError) and error.errno in STOPS_EVERYTHING  # a full disk
-            left = len(good) - index - 1
+            left = len(jobs) - index - 1
             if stop and left:
-                error = f"{error}; stopped, {left} more photo{'s' if left > 1 else ''} not stylized"
+                what = "photo" if len(models) == 1 else "image"
+                error = f"{error}; stopped, {left} more {what}{'s' if left > 1 else ''} not stylized"
             _error(error)
             status = EXIT_ERROR
             bar.update(1)
@@ -197,6 +208,19 @@ def run_fast(args):
         bar.update(1)
     bar.close()
     return status
+
+
+def _resolve_models(specs, checkpoints):
+    """``{name: path}`` for the ``--model`` values, in order; one line if two share a name (their
+    outputs, ``<stem>_<name>.jpg``, would be one file). A model named twice is used once."""
+    models = {}
+    for spec in specs:
+        path, name = resolve_model(spec, checkpoints)
+        if name in models and not _same_file(models[name], path):
+            raise CLIError(f"{spec}: --model names two models called {name} ({models[name]} and {path}); "
+                           "their outputs would share names: rename one")
+        models.setdefault(name, path)
+    return models
 
 
 class _TileBar:
@@ -234,7 +258,7 @@ def run_video(args):
     """``--model M --video IN --output OUT``: every frame through the fast pipeline."""
     from .video import VideoError, probe, stylize_video
 
-    model_path, model_name = resolve_model(args.model, args.checkpoints)
+    model_path, model_name = resolve_model(args.model[0], args.checkpoints)
     options = _options(args)
     source = args.video
     try:
@@ -270,7 +294,7 @@ def run_export(args):
     """``--model M --export DIR --format savedmodel|tflite|onnx``."""
     from .export import ExportError, export_model, export_path, require_exporter, use_tensorflow_backend
 
-    model_path, model_name = resolve_model(args.model, args.checkpoints)
+    model_path, model_name = resolve_model(args.model[0], args.checkpoints)
     try:  # a missing optional extra is reported before Keras loads
         require_exporter(args.format, export_path(args.export, model_name, args.format))
     except ExportError as error:
@@ -397,7 +421,7 @@ def _plan_slow_outputs(args):
     (output,) = plan_outputs(
         [photo_path],
         args.output,
-        lambda path: f"{_stem(path)}_{style_stem}_gatys{config.OUTPUT_SUFFIX}",
+        [f"{_stem(photo_path)}_{style_stem}_gatys{config.OUTPUT_SUFFIX}"],
         protected=[args.style],
         force=args.force,
     )
@@ -456,7 +480,7 @@ def build_parser():
         "optimising the pixels against a painting (--style, slow Gatys et al. path).",
     )
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--model", metavar="NAME_OR_PATH", help="a trained model by name (see --checkpoints), a path to a .keras file, or a training checkpoint (.npz)")
+    mode.add_argument("--model", nargs="+", metavar="NAME_OR_PATH", help="a trained model by name (see --checkpoints), a path to a .keras file, or a training checkpoint (.npz); several: every photo in each style")
     mode.add_argument("--style", metavar="PAINTING", help="style image for the slow optimisation path")
     mode.add_argument("--info", metavar="NAME_OR_PATH", help="describe a saved model (painting, training budget, time, losses) and exit")
     parser.add_argument("--image", nargs="+", metavar="PHOTO", help="photo(s) to stylize")
@@ -520,6 +544,8 @@ def check_flags_fit_the_job(parser, args):
             parser.error(f"{action.option_strings[0]} does nothing with {job}; it goes with {owners}")
     if job in ("--model", "--style") and not args.image:
         parser.error(f"--image is required with {job}")
+    if job in ("--model --video", "--model --export") and len(args.model) > 1:
+        parser.error(f"{job} takes one --model, not {len(args.model)}")
     return job
 
 
@@ -561,7 +587,7 @@ def main(argv=None):
             return EXIT_ERROR
         reason = out_of_memory(error)
         if reason:
-            subject = args.video or (args.image[0] if job == "--style" else args.model or args.info)
+            subject = args.video or (args.image[0] if job == "--style" else args.info or args.model[0])
             _error(f"{subject}: out of memory ({reason}); {LOWER_MEMORY[job]}")
             return EXIT_ERROR
         raise
