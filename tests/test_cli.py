@@ -158,6 +158,19 @@ def test_single_output_file_and_force(tmp_path, model_dir, photo):
         assert image.format == "PNG" and image.size == (35, 27)
 
 
+def test_a_dangling_link_at_the_output_counts_as_existing_before_the_work(tmp_path, model_dir, photo):
+    """The check before the work and the publish (files.publish) agree on what exists: a link to
+    nothing used to pass the first and fail the second, after the work, as 'appeared meanwhile'."""
+    link = tmp_path / "street_random.jpg"
+    link.symlink_to(tmp_path / "nowhere.jpg")
+    result = run("--model", model_dir / "random.keras", "--image", photo, "--output", tmp_path)
+    assert "output already exists (use --force to overwrite)" in one_error_line(result, link)
+    assert link.is_symlink()
+    assert run("--model", model_dir / "random.keras", "--image", photo, "--output", tmp_path, "--force").returncode == 0
+    assert not link.is_symlink() and Image.open(link).size == (35, 27)
+    assert not (tmp_path / "nowhere.jpg").exists()
+
+
 def test_default_output_is_stem_model_in_current_folder(tmp_path, model_dir, photo):
     result = run("--model", model_dir / "random.keras", "--image", photo, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

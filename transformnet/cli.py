@@ -89,7 +89,7 @@ def plan_outputs(inputs, output, names, protected=(), force=False):
                 "give a folder"
             )
         paths = [output]
-    elif os.path.exists(output):
+    elif os.path.lexists(output):
         raise CLIError(f"{output}: --output exists and is not a folder")
     else:
         paths = [os.path.join(output, name) for name in names]  # a new folder
@@ -114,7 +114,7 @@ def plan_outputs(inputs, output, names, protected=(), force=False):
         seen[real] = source
         if os.path.isdir(path):
             raise CLIError(f"{path}: output is a folder")
-        if os.path.exists(path) and not force:
+        if os.path.lexists(path) and not force:
             raise CLIError(f"{path}: output already exists (use --force to overwrite)")
         check_writable(path)
     return paths
@@ -272,7 +272,7 @@ def run_video(args):
         raise CLIError(f"{target}: output video must end in .mp4, .mov, .mkv or .m4v")
     if _same_file(source, target) or os.path.realpath(source) == os.path.realpath(target):
         raise CLIError(f"{target}: output would overwrite the input {source}; choose another --output")
-    if os.path.exists(target) and not args.force:
+    if os.path.lexists(target) and not args.force:
         raise CLIError(f"{target}: output already exists (use --force to overwrite)")
     check_writable(target)
 
@@ -453,7 +453,7 @@ def _plan_extra_output(path, taken, force):
     for other in taken:
         if os.path.realpath(path) == os.path.realpath(other) or _same_file(path, other):
             raise CLIError(f"{path}: would overwrite {other}; choose another file")
-    if os.path.exists(path) and not force:
+    if os.path.lexists(path) and not force:
         raise CLIError(f"{path}: already exists (use --force to overwrite)")
     check_writable(path)
 

@@ -141,7 +141,7 @@ def export_model(model, directory, name, fmt, force=False):
     require_exporter(fmt, target)
     if keras.backend.backend() != "tensorflow":
         raise ExportError(f"{target}: export runs on the TensorFlow backend, and Keras was started on {keras.backend.backend()}")
-    if os.path.exists(target) and not force:
+    if os.path.lexists(target) and not force:
         raise ExportError(f"{target}: already exists (use --force to overwrite)")
     try:
         if fmt != "savedmodel":

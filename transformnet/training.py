@@ -122,7 +122,7 @@ def _only_run_in_logdir(settings, dist):
 def _refuse_to_overwrite(settings):
     from .checkpoints import list_checkpoints
 
-    if os.path.exists(settings.output_path) and not settings.force:
+    if os.path.lexists(settings.output_path) and not settings.force:
         raise TrainingError(f"{settings.output_path}: exists; use --force to overwrite it or choose another --name")
     if list_checkpoints(settings.checkpoint_dir) and not settings.resume:
         raise TrainingError(f"{settings.checkpoint_dir}: holds checkpoints of an earlier run; use --resume to continue it or another --logdir")
