@@ -381,17 +381,25 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_model_loads(tmp_p
     assert blocker.read_text() == "a file, not a folder"
 
 
-@pytest.mark.parametrize("flag", ["--image", "--output", "--video", "--export", "--model", "--style", "--loss-log"])
-def test_a_dash_is_refused_as_no_file_rather_than_taken_as_a_name(tmp_path, model_dir, photo, flag):
+NOT_A_NAME = {
+    "-": "{flag} -: standard input and output are not supported; give a file or folder (./- for one named '-')",
+    "": "{flag}: an empty name is no file or folder; give one (. for the current folder)",
+}
+
+
+@pytest.mark.parametrize("value", NOT_A_NAME)
+@pytest.mark.parametrize("flag", ["--image", "--output", "--video", "--export", "--model", "--style", "--loss-log", "--checkpoints"])
+def test_a_dash_or_an_empty_name_is_refused_as_no_file(tmp_path, model_dir, photo, flag, value):
     """'-' (standard input/output for many tools) is no file here: --output - made a folder
-    called '-', --image - said "no such file". One line names the flag; nothing is written."""
+    called '-', --image - said "no such file". An empty name ("$UNSET" in a script) was the
+    current folder for --output and "': no such file" for --image. One line names the flag;
+    nothing is written."""
     argv = {"--model": ["--image", photo], "--style": ["--image", photo], "--loss-log": ["--style", photo, "--image", photo]}
     model = [] if flag in ("--model", "--style", "--loss-log") else ["--model", model_dir / "random.keras"]
-    rest = argv.get(flag, ["--image", photo] if flag == "--output" else [])
-    result = run(*model, *rest, flag, "-", cwd=tmp_path)
+    rest = argv.get(flag, ["--image", photo] if flag in ("--output", "--checkpoints") else [])
+    result = run(*model, *rest, flag, value, cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.strip() == (f"error: {flag} -: standard input and output are not supported; give a file or folder "
-                                     "(./- for one named '-')")
+    assert result.stderr.strip() == "error: " + NOT_A_NAME[value].format(flag=flag)
     assert not list(tmp_path.iterdir())
 
 

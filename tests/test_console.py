@@ -66,6 +66,30 @@ def test_training_progress_is_a_bar_at_a_terminal_and_plain_lines_in_a_log():
             assert [line.split(" eta")[0] for line in text.splitlines()] == ["step 10/20 loss 1.5"]
 
 
+def test_training_lines_go_to_a_piped_output_even_with_a_terminal_beside_it(monkeypatch):
+    """``train.py | tee log`` at a terminal: standard error is the terminal, standard output the
+    pipe. tqdm alone drew its bar on the terminal and the log got no line; now the lines go to
+    the log, and a bar is drawn only where both are terminals."""
+    import io
+
+    from transformnet.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stdout, stderr, bar in ((io.StringIO(), Terminal(), False), (Terminal(), Terminal(), True), (Terminal(), io.StringIO(), False)):
+        monkeypatch.setattr(sys, "stdout", stdout)
+        monkeypatch.setattr(sys, "stderr", stderr)
+        progress = Progress(20)
+        progress.start(0)
+        progress.losses(10, "loss 1.5")
+        progress.close()
+        monkeypatch.undo()
+        assert ("\r" in stderr.getvalue()) is bar, stderr.getvalue()
+        assert ("step 10/20 loss 1.5" in stdout.getvalue()) is not bar, stdout.getvalue()
+
+
 def test_eval_shows_no_bar_where_its_console_is_not_a_terminal(tmp_path):
     """Several photos with the slow path's per-iteration bar, stderr a pipe: only our lines."""
     import numpy as np

@@ -171,6 +171,22 @@ def test_more_devices_than_the_machine_has_is_one_error_line(tmp_path, capsys):
 
 
 @needs_shared
+def test_a_process_id_without_a_job_is_one_error_line(tmp_path, capsys):
+    """--process-id 1 alone trained as a lone process 0 and exported a model: now it is refused,
+    as is an id outside --num-processes (checked with the other flags, before Keras loads)."""
+    from transformnet.training import main
+
+    make_photos(tmp_path / "photos", count=4, corrupt=False)
+    assert main(args(tmp_path, "p", 2, num_processes=2, process_id=2)) == 1
+    assert "error: --process-id must be below --num-processes 2 (0..1), not 2" in capsys.readouterr().err
+    if backend() == "jax":  # TensorFlow refuses every JAX process flag
+        assert main(args(tmp_path, "p", 2, process_id=1)) == 1
+        err = capsys.readouterr().err
+        assert "error: --process-id 1 is one process of a multi-process job, and none is described" in err
+    assert not (tmp_path / "checkpoints").exists()
+
+
+@needs_shared
 def test_tensorflow_two_devices_match_one_device(tmp_path):
     """MirroredStrategy over 2 logical CPUs vs the plain step, same global batch of 4.
 
@@ -274,6 +290,7 @@ def test_two_jax_processes_write_once_and_resume_exactly(tmp_path):
     metadata = read_model_metadata(tmp_path / "checkpoints" / "split.keras")
     assert metadata["processes"] == 2 and metadata["devices"] == 2 and metadata["steps"] == 12
     assert metadata["images_seen"] == 48
+    assert metadata["training_photos"] == 11 and metadata["skipped_images"] == 0  # both shards, not process 0's 6
 
 
 @needs_shared
@@ -299,3 +316,4 @@ def test_two_tensorflow_workers_train_write_once_and_resume(tmp_path):
 
     metadata = read_model_metadata(tmp_path / "checkpoints" / "tf.keras")
     assert metadata["processes"] == 2 and metadata["devices"] == 2 and metadata["steps"] == 6
+    assert metadata["training_photos"] == 11  # both shards, not worker 0's 6

@@ -269,10 +269,18 @@ def test_config_file_keys_and_values_are_checked_naming_the_file(tmp_path):
 
     assert parse_settings(config({"steps": "7", "style_weight": 10})).steps == 7
     assert parse_settings(config({"settings": {"width": 0.5}})).width == 0.5
+    # runs/NAME is the saved run's default logdir, not a setting: another --name gets its own folder
+    assert parse_settings(config({"name": "old", "logdir": os.path.join("runs", "old")})).logdir == os.path.join("runs", "x")
+    assert parse_settings(config({"name": "old", "logdir": "elsewhere"})).logdir == "elsewhere"
     for document, words in (
         ({"style_wieght": 10}, "unknown setting 'style_wieght'"),
         ({"steps": "many"}, "steps: 'many' is not a valid --steps value"),
         ({"resume": True}, "give --resume on the command line"),
+        ({"steps": 10.0}, "--steps must be a whole number of at least 1, not 10.0"),
+        ({"steps": 0}, "--steps must be a whole number of at least 1, not 0"),
+        ({"precision": "fp8"}, "--precision must be one of float32, mixed_bfloat16, mixed_float16, not 'fp8'"),
+        ({"style_weight": -1}, "--style-weight must be a number of at least 0"),
+        ({"output": ""}, "--output: an empty name is no file or folder"),
     ):
         with pytest.raises(TrainingError) as info:
             parse_settings(config(document))
@@ -332,6 +340,40 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path):
     for group in a:
         for x, y in zip(a[group], b[group]):
             np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+
+
+def test_a_resume_that_trains_no_step_exports_the_run_as_it_was(tmp_path):
+    """The cure the trainer names for an export that lost a race (--resume --force, or --resume
+    with another --output) re-exported the model with its losses "none recorded" and the
+    re-export's start-up added to the training time: checkpoints now carry both."""
+    make_photos(tmp_path / "photos", corrupt=False)
+    common = dict(checkpoint_every=3, log_every=4, val_every=3)
+    first = run(args(tmp_path, "r", 6, **common))
+    again = run(args(tmp_path, "r", 6, resume=True, output=tmp_path / "again", **common))
+    for key in ("final_losses", "final_losses_steps", "validation_losses", "steps", "images_seen"):
+        assert again[key] == first[key], key
+    assert again["wall_time_s"] <= first["wall_time_s"]  # the step-6 checkpoint's time; the export came after it
+    assert first["final_losses_steps"] == 2 and first["final_losses"]["total"] > 0  # steps 5 and 6
+    # A late resume: the step-6 losses average the one step trained after it, and --info says so.
+    late = run(args(tmp_path, "r", 7, resume=True, force=True, **common))
+    assert late["final_losses_steps"] == 1
+    from transformnet.info import describe
+    from transformnet.fast import model_info
+
+    lines = describe(model_info(str(tmp_path / "checkpoints" / "r.keras")))
+    assert any(line.startswith("losses") and line.endswith("(mean of the last 1 step)") for line in lines), lines
+
+
+def test_a_fetch_right_after_compiling_shows_no_rate_rather_than_zero(tmp_path, capsys):
+    """--log-every 1: the first fetch's interval holds only the compiling step, so its rate is
+    unknown; it was printed (and logged to TensorBoard) as 0 img/s."""
+    make_photos(tmp_path / "photos", count=4, corrupt=False)
+    run(args(tmp_path, "rate", 2, log_every=1, val_every=100))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step ")]
+    assert len(lines) == 2 and "img/s" not in lines[0] and "img/s" in lines[1], lines
+    assert " 0 img/s" not in lines[1]
+    rates = tensorboard_reader.values(tensorboard_reader.run(tmp_path / "runs" / "rate"), "images_per_second")
+    assert [step for step, _ in rates] == [2] and rates[0][1] > 0
 
 
 def test_resume_refuses_a_run_with_other_settings_or_painting(tmp_path):
@@ -520,6 +562,9 @@ BAD_FLAGS = [
     ({"output": "-"}, "--output -: standard input and output are not supported"),
     ({"logdir": "-"}, "--logdir -: standard input and output are not supported"),
     ({"data": "-"}, "--data -: standard input and output are not supported"),
+    ({"logdir": ""}, "--logdir: an empty name is no file or folder"),
+    ({"output": ""}, "--output: an empty name is no file or folder"),
+    ({"style": ""}, "--style: an empty name is no file or folder"),
 ]
 
 

@@ -38,14 +38,21 @@ def model_name(name):
 STDIO = "-"
 
 
-def not_stdio(flag, value):
-    """``-`` is no file here: photos, models and outputs are read and written by name (a photo is
+def path_value(flag, value):
+    """A flag's file or folder name is a real name: not ``-`` and not empty.
+
+    ``-`` is no file here: photos, models and outputs are read and written by name (a photo is
     checked, and an output planned, before the work; an output is published atomically). Taken as
-    a name it became a folder called ``-`` (--output) or "no such file" (--image)."""
+    a name it became a folder called ``-`` (--output) or "no such file" (--image). An empty name
+    (``--output ""``, a script's unset variable) was taken as the current folder by some flags and
+    reported as "``: no such file``" by others, or failed late (``--logdir ""``).
+    """
     values = value if isinstance(value, (list, tuple)) else [value]
     if STDIO in values:
         raise FlagError(f"{flag} -: standard input and output are not supported; give a file or folder "
                         "(./- for one named '-')")
+    if "" in values:
+        raise FlagError(f"{flag}: an empty name is no file or folder; give one (. for the current folder)")
 
 
 def at_least(flag, value, minimum):

@@ -551,7 +551,7 @@ def check_flags_fit_the_job(parser, args):
 
 PATH_FLAGS = ("--model", "--style", "--info", "--image", "--output", "--checkpoints", "--video", "--export", "--vgg-weights",
               "--loss-log")
-"""Flags that name files or folders (``checks.not_stdio``)."""
+"""Flags that name files or folders (``checks.path_value``)."""
 
 
 LOWER_MEMORY = {
@@ -572,7 +572,7 @@ def main(argv=None):
                "--style": run_slow, "--info": run_info}
     try:
         for flag in PATH_FLAGS:
-            checks.not_stdio(flag, getattr(args, flag[2:].replace("-", "_")))
+            checks.path_value(flag, getattr(args, flag[2:].replace("-", "_")))
         return runners[job](args)
     except (CLIError, ImageError, ModelError, WriteError, FlagError) as error:
         _error(error)

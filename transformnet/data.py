@@ -179,7 +179,7 @@ class PhotoFolder:
         return len(self.paths)
 
     def counts(self):
-        """(distinct readable training photos so far, photos held out for validation)."""
+        """(distinct readable training photos so far in this process's shard, photos held out for validation)."""
         return len(self.paths) - len(self.bad), len(self.val_paths)
 
     def describe(self):
@@ -330,10 +330,12 @@ class TfdsPhotos:
         return f"tfds:{self.name} split {self.split} (first {self.holdout} held out for validation)"
 
     def counts(self):
-        """(distinct training examples or None if tfds does not know, examples held out)."""
+        """(distinct training examples of this process's shard, or None if tfds does not know;
+        examples held out). The shards' counts add up to the split's."""
         split = self.builder.info.splits.get(self.split) if self.builder.info.splits else None
         total = getattr(split, "num_examples", None)
-        return (max(0, total - self.holdout) if total else None), self.holdout
+        index, count = self.shard
+        return (len(range(index, max(0, total - self.holdout), count)) if total else None), self.holdout
 
     def state(self):
         return {"epoch": self.epoch, "index": self.index, "skipped": self.skipped}

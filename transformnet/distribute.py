@@ -138,7 +138,12 @@ def initialize_jax(coordinator=None, num_processes=None, process_id=None):
     import jax
 
     in_cluster = os.environ.get("JAX_COORDINATOR_ADDRESS") or any(int(os.environ.get(k, "1") or 1) > 1 for k in CLUSTER_SIZE_VARIABLES)
-    if not (coordinator or (num_processes or 1) > 1 or in_cluster) or jax.distributed.is_initialized():
+    if not (coordinator or (num_processes or 1) > 1 or in_cluster):
+        if process_id:  # it would train alone as process 0 and export a model of its shard's photos
+            raise DistributionError(f"--process-id {process_id} is one process of a multi-process job, and none is described; "
+                                    "give --num-processes N and --coordinator HOST:PORT (process 0's address) too")
+        return
+    if jax.distributed.is_initialized():
         return
     try:
         jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)

@@ -80,7 +80,9 @@ def describe(info):
                               f"seed {settings.get('seed', '?')}"))
     final = run.get("final_losses", {})
     every = settings.get("log_every")
-    last = (steps % every or every) if isinstance(steps, int) and isinstance(every, int) and every > 0 else None
+    last = run.get("final_losses_steps")  # older files: the last --log-every interval of an uninterrupted run
+    if not isinstance(last, int) or last < 1:
+        last = (steps % every or every) if isinstance(steps, int) and isinstance(every, int) and every > 0 else None
     lines.append(("losses", _losses(final) + (f" (mean of the last {plural(last, 'step')})" if final and last else "")))
     per_layer = {k.split("/", 1)[1]: v for k, v in final.items() if k.startswith("style/")}
     if per_layer:

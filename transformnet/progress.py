@@ -1,7 +1,7 @@
 """The console's progress bars: where they are shown, and the training bar.
 
-A bar is for a person at a terminal. Where the console is a file or a pipe (``nohup``, SLURM,
-CI, ``| tee``) tqdm's redraws would be one endless line of carriage returns, so there
+A bar is for a person at a terminal. Where the console (standard output or error) is a file or
+a pipe (``nohup``, SLURM, CI, ``| tee``) tqdm's redraws would be one endless line of carriage returns, so there
 eval.py's bars are hidden (its per-photo lines stay) and training prints one line per loss fetch.
 """
 
@@ -12,9 +12,21 @@ from .info import duration
 
 
 def tqdm_disable(quiet):
-    """tqdm's ``disable``: True for ``--quiet``; else None, tqdm's own "no bar unless the
-    stream is a terminal"."""
-    return True if quiet else None
+    """tqdm's ``disable``: True for ``--quiet`` and where standard output is no terminal; else
+    None, tqdm's own "no bar unless its stream (standard error) is a terminal".
+
+    Both streams are asked because the lines go to standard output and the bar to standard
+    error: with ``| tee log`` or ``> log`` at a terminal, tqdm alone saw a terminal, drew its bar
+    there and the log got no line at all.
+    """
+    return True if quiet or not _is_terminal(sys.stdout) else None
+
+
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
 
 
 class Progress:
@@ -36,7 +48,8 @@ class Progress:
             from tqdm import tqdm
         except ImportError:
             return
-        bar = tqdm(total=self.total, initial=step, unit="step", dynamic_ncols=True, file=self.file, disable=tqdm_disable(False))
+        bar = tqdm(total=self.total, initial=step, unit="step", dynamic_ncols=True, file=self.file,
+                   disable=None if self.file is not None else tqdm_disable(False))
         self.bar = None if bar.disable else bar
 
     def advance(self, step):

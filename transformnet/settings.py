@@ -121,30 +121,14 @@ class TrainSettings:
         from .files import check_writable
 
         s = self
-        for key in ("style", "name", "data", "vgg_weights", "output", "logdir", "precision"):
-            if not isinstance(getattr(s, key), str):
-                raise checks.FlagError(f"{_flag(key)} must be text, not {getattr(s, key)!r}")
-        try:
-            checks.model_name(s.name)
-        except checks.FlagError as error:
-            raise checks.FlagError(f"--name {error}") from None
-        for key in ("steps", "batch_size", "log_every", "val_every", "checkpoint_every", "keep"):
-            checks.at_least(_flag(key), getattr(s, key), 1)
-        for key in ("image_size", "style_size"):
-            checks.at_least(_flag(key), getattr(s, key), config.VGG_MIN_SIDE)  # VGG16 pools 3 times
-        for key in ("workers", "cache_mb", "validation_photos"):
-            checks.at_least(_flag(key), getattr(s, key), 0)
-        checks.at_least("--seed", s.seed, 0)
-        if s.seed >= 2**32:
-            raise checks.FlagError(f"--seed must be below 2**32 (NumPy's seed range), not {s.seed}")
-        checks.positive("--lr", s.lr)
-        for key in ("content_weight", "style_weight", "tv_weight"):
-            checks.weight(_flag(key), getattr(s, key))
-        checks.within("--width", s.width, *config.NETWORK_WIDTH_RANGE)
-        if s.precision not in PRECISIONS:
-            raise checks.FlagError(f"--precision must be one of {', '.join(PRECISIONS)}, not {s.precision!r}")
-        for key in ("style", "data", "output", "logdir", "vgg_weights"):
-            checks.not_stdio(_flag(key), getattr(s, key))
+        for key in self.fields():
+            if key not in INVOCATION:
+                check_setting(key, getattr(s, key))
+        for key, minimum in (("num_processes", 1), ("process_id", 0)):
+            if getattr(s, key) is not None:
+                checks.at_least(_flag(key), getattr(s, key), minimum)
+        if s.process_id is not None and s.num_processes is not None and s.process_id >= s.num_processes:
+            raise checks.FlagError(f"--process-id must be below --num-processes {s.num_processes} (0..{s.num_processes - 1}), not {s.process_id}")
         checks.vgg_weights(s.vgg_weights)
         if not s.data.startswith("tfds:") and not os.path.isdir(s.data):
             from .data import DataError
@@ -157,6 +141,41 @@ class TrainSettings:
 
 def _flag(key):
     return "--" + key.replace("_", "-")
+
+
+TEXT = ("style", "name", "data", "vgg_weights", "output", "logdir", "precision")
+PATHS = ("style", "data", "output", "logdir", "vgg_weights")
+AT_LEAST = {**dict.fromkeys(("steps", "batch_size", "log_every", "val_every", "checkpoint_every", "keep"), 1),
+            **dict.fromkeys(("image_size", "style_size"), config.VGG_MIN_SIDE),  # VGG16 pools 3 times
+            **dict.fromkeys(("workers", "cache_mb", "validation_photos", "seed"), 0)}
+
+
+def check_setting(key, value):
+    """One saved setting's value on its own (``checks.FlagError``, one line naming its flag): the
+    rule ``validate`` applies to each field and ``--config`` to each value of its file, so a
+    file's ``"steps": 10.0`` is refused as the flag ``--steps 10.0`` is."""
+    flag = _flag(key)
+    if key in TEXT and not isinstance(value, str):
+        raise checks.FlagError(f"{flag} must be text, not {value!r}")
+    if key == "name":
+        try:
+            checks.model_name(value)
+        except checks.FlagError as error:
+            raise checks.FlagError(f"--name {error}") from None
+    if key in AT_LEAST:
+        checks.at_least(flag, value, AT_LEAST[key])
+    if key == "seed" and value >= 2**32:
+        raise checks.FlagError(f"--seed must be below 2**32 (NumPy's seed range), not {value}")
+    if key == "lr":
+        checks.positive(flag, value)
+    if key in ("content_weight", "style_weight", "tv_weight"):
+        checks.weight(flag, value)
+    if key == "width":
+        checks.within(flag, value, *config.NETWORK_WIDTH_RANGE)
+    if key == "precision" and value not in PRECISIONS:
+        raise checks.FlagError(f"--precision must be one of {', '.join(PRECISIONS)}, not {value!r}")
+    if key in PATHS:
+        checks.path_value(flag, value)
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -246,9 +265,11 @@ def _saved_defaults(parser, path):
     """``--config FILE``'s settings as ``parser``'s defaults, each read as its flag would be.
 
     A key that is no setting (a typo such as ``style_wieght``, or an ``INVOCATION`` field) and a
-    text value its flag's type refuses are one line naming the file: silently dropping the first
-    would train with a default the user did not want, and argparse would report the second as a
-    usage error of a flag the user never typed.
+    value its flag refuses (``check_setting``) are one line naming the file: silently dropping the
+    first would train with a default the user did not want, and a refused value reported as a
+    flag's would name a flag the user never typed. A ``logdir`` that is ``runs/NAME`` of the saved
+    ``name`` is that name's default and is not carried over: ``--config starry.keras --name
+    starry2`` writes runs/starry2, not into starry's folder.
     """
     saved = read_settings_file(path)
     actions = {action.dest: action for action in parser._actions}
@@ -265,6 +286,12 @@ def _saved_defaults(parser, path):
                 value = convert(value)
             except (ValueError, TypeError, argparse.ArgumentTypeError):
                 raise TrainingError(f"{path}: {key}: {value!r} is not a valid {_flag(key)} value") from None
+        if key == "logdir" and (value is None or value == os.path.join("runs", str(saved.get("name")))):
+            continue  # the default of that run's --name: a run given another --name gets its own runs/NAME
+        try:
+            check_setting(key, value)
+        except checks.FlagError as error:
+            raise TrainingError(f"{path}: {error}") from None
         defaults[key] = value
     return defaults
 
@@ -276,7 +303,7 @@ def parse_settings(argv=None):
     pre.add_argument("--config")
     first, _ = pre.parse_known_args(argv)
     if first.config:
-        checks.not_stdio("--config", first.config)
+        checks.path_value("--config", first.config)
         saved = _saved_defaults(parser, first.config)
         parser.set_defaults(**saved)
         for action in parser._actions:  # saved values satisfy required flags

@@ -207,19 +207,28 @@ class StopRequest:
 
 class Run:
     """One run's state between the steps of ``train``: the step, the last checkpoint, time spent
-    (this and earlier runs), the TensorBoard writer and the bar. Only process 0 writes."""
+    (this and earlier runs), the last fetched and validation losses, the TensorBoard writer and
+    the bar. Only process 0 writes.
+
+    Checkpoints carry the losses and the time, so a ``--resume`` that trains no further step
+    (re-exporting a finished run with ``--force`` or another ``--output``) exports the model the
+    run would have, not one with "none recorded" and the re-export's start-up added."""
 
     def __init__(self, settings, backend, dist, stepper, data, val_images, out, started):
         self.settings, self.backend, self.dist, self.stepper, self.out = settings, backend, dist, stepper, out
         self.data, self.val_images = data, val_images
         self.started, self.earlier_seconds = started, 0.0
-        self.step, self.last_checkpoint = 0, None
+        self.step, self.last_checkpoint, self.resumed_at = 0, None, None
         self.final, self.validation = {}, {}
+        self.final_steps, self.fetched_at = 0, 0  # steps the last fetched losses average; the step of that fetch
         self.writer = self.progress = None
         self.timed = dict.fromkeys(TIMED, 0.0)
         self.style_sha256 = sha256_of(settings.style)
 
     def seconds(self):
+        """Wall time of the run so far; an invocation that trained no step adds nothing."""
+        if self.step == self.resumed_at:
+            return self.earlier_seconds
         return self.earlier_seconds + time.time() - self.started
 
     def resume(self):
@@ -248,8 +257,10 @@ class Run:
             self.data.restore(distribute.unpack_position(meta["data"], self.dist.process_index, self.dist.process_count))
         except distribute.DistributionError as error:
             raise TrainingError(f"{self.last_checkpoint}: {error}") from None
-        self.step = int(meta["step"])
+        self.step = self.resumed_at = self.fetched_at = int(meta["step"])  # the step's loss sums start anew here
         self.earlier_seconds = float(meta.get("wall_time_s", 0.0))
+        self.final, self.validation = meta.get("final_losses", {}), meta.get("validation_losses", {})
+        self.final_steps = int(meta.get("final_losses_steps", 0))
         self.out(f"resumed from {self.last_checkpoint} (step {self.step})")
 
     def open_logs(self, style, progress):
@@ -347,25 +358,34 @@ class Run:
         interval's start."""
         with self.timing("device"):
             losses = self.stepper.mean_losses()
+        skipped = sum(self.dist.gather(self.data.skipped))  # every process's shard
         now, step = time.time(), self.step
         seconds = max(now - interval[0], 1e-9)
-        rate = (step - interval[1]) * self.settings.batch_size / seconds
+        # None where the interval is only the compiling step (--log-every 1, a resume just before a fetch)
+        rate = (step - interval[1]) * self.settings.batch_size / seconds if step > interval[1] else None
         shares = {f"time/{what}_fraction": value / seconds for what, value in self.timed.items()}
         self.timed = dict.fromkeys(TIMED, 0.0)
         if not all(math.isfinite(v) for v in losses.values()):
             raise TrainingError(
                 f"non-finite loss at step {step} ({', '.join(f'{k}={v}' for k, v in losses.items() if not math.isfinite(v))}); "
-                f"stopping. Last good checkpoint: {self.last_checkpoint or 'none'}. Try a lower --lr or --precision float32"
+                f"stopping. Last good checkpoint: {self.last_checkpoint or 'none'}. {self._divergence_cure()}"
             )
-        self.final = losses
+        self.final, self.final_steps, self.fetched_at = losses, step - self.fetched_at, step
         self.writer.scalars({tensorboard_tag(k): v for k, v in losses.items()}, step)
-        self.writer.scalars({"learning_rate": self.settings.lr, "images_per_second": rate, "data/skipped_images": self.data.skipped, **shares}, step)
+        rates = {} if rate is None else {"images_per_second": rate}
+        self.writer.scalars({"learning_rate": self.settings.lr, **rates, "data/skipped_images": skipped, **shares}, step)
         self.progress.losses(
             step,
             f"loss {losses['total']:.4g} (content {losses['weighted/content']:.4g}, "
-            f"style {losses['weighted/style']:.4g}, tv {losses['weighted/tv']:.4g}), {rate:.3g} img/s",
+            f"style {losses['weighted/style']:.4g}, tv {losses['weighted/tv']:.4g})" + ("" if rate is None else f", {rate:.3g} img/s"),
         )
         return now, step
+
+    def _divergence_cure(self):
+        """What to change after a non-finite loss: both are ``SAME_RUN`` settings, so a new run."""
+        s = self.settings
+        changes = f"a lower --lr than {s.lr:g}" + ("" if s.precision == "float32" else " or --precision float32")
+        return f"Train anew with {changes} (another --name or --logdir: --resume keeps the run's settings)"
 
     def validate(self):
         """Losses and stylised images of the held-out photos."""
@@ -392,7 +412,8 @@ class Run:
         if not self.dist.is_chief:
             return checkpoints.checkpoint_path(self.settings.checkpoint_dir, self.step)
         meta = {"settings": self.settings.saved(), "style_sha256": self.style_sha256, "data": distribute.pack_positions(positions),
-                "seed": self.settings.seed, "backend": self.backend, "wall_time_s": round(self.seconds(), 1)}
+                "seed": self.settings.seed, "backend": self.backend, "wall_time_s": round(self.seconds(), 1),
+                "final_losses": self.final, "final_losses_steps": self.final_steps, "validation_losses": self.validation}
         try:
             return checkpoints.save_checkpoint(self.settings.checkpoint_dir, self.step, groups, meta, keep=self.settings.keep)
         except WriteError as error:
@@ -411,7 +432,8 @@ class Run:
         keras.mixed_precision.set_dtype_policy("float32")
         exported = build_transform_net(s.width)
         exported.set_weights(model.get_weights())
-        training_photos, _ = self.data.counts()
+        shares = self.dist.gather([self.data.counts()[0], self.data.skipped])  # each process reads its own shard
+        training_photos = None if None in [n for n, _ in shares] else sum(n for n, _ in shares)
         metadata = {
             "format": "transformnet-1",
             "name": s.name,
@@ -422,8 +444,9 @@ class Run:
             "images_seen": self.step * s.batch_size,
             "training_photos": training_photos,
             "validation_photos": int(len(self.val_images)),
-            "skipped_images": self.data.skipped,
+            "skipped_images": sum(k for _, k in shares),
             "final_losses": self.final,
+            "final_losses_steps": self.final_steps,
             "validation_losses": self.validation,
             "backend": self.backend,
             "devices": self.dist.num_devices,
@@ -481,7 +504,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is kept", file=sys.stderr)
+        print("interrupted", file=sys.stderr)  # a checkpoint saved on the way out was named already
         return 130
     except OSError as error:  # a TensorBoard event file on a full disk, a vanished folder
         from .files import describe
