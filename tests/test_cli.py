@@ -319,6 +319,23 @@ def test_model_with_code_is_refused_by_safe_mode(tmp_path, photo):
     assert not list(tmp_path.glob("*.jpg"))
 
 
+@pytest.mark.parametrize("kind", ["no_norm", "fixed_size"])
+def test_a_model_that_is_no_transform_net_is_one_line_before_any_photo(tmp_path, photo, kind):
+    """A plain conv model (no instance norm: tiling cannot run it) and a model fixed at 64x64
+    were accepted, then failed on the first tiled or other-sized photo with a traceback."""
+    import keras
+
+    inputs = keras.Input((64, 64, 3) if kind == "fixed_size" else (None, None, 3))
+    outputs = keras.layers.Conv2D(3, 3, padding="same")(inputs)
+    path = tmp_path / f"{kind}.keras"
+    keras.Model(inputs, outputs).save(path)
+    result = run("--model", path, "--image", photo, "--tile", "64", "--output", tmp_path)
+    one_error_line(result, path)
+    words = "takes only 64x64 images" if kind == "fixed_size" else "not a transform net (no instance normalization"
+    assert words in result.stderr
+    assert not list(tmp_path.glob("*.jpg"))
+
+
 def test_info_prints_metadata(model_dir):
     import json
 
@@ -442,3 +459,60 @@ def test_offline_imagenet_download_is_one_line(tmp_path, photo):
     result = run("--style", photo, "--image", photo, "--output", tmp_path / "o.jpg", "--vgg-weights", "imagenet", env=env)
     line = one_error_line(result, "imagenet")
     assert "could not download" in line and "TRANSFORMNET_VGG_WEIGHTS" in line
+
+
+def test_a_photo_too_wide_for_its_output_format_is_one_line_before_the_work(tmp_path, model_dir, photo):
+    """libjpeg stores at most 65,500 px a side: a wider stylized photo failed when written, after
+    the work, with a traceback, and the photos after it were never stylized."""
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (65600, 8), "gray").save(wide)
+    out = tmp_path / "out"
+    result = run("--model", model_dir / "random.keras", "--image", wide, photo, "--output", out)
+    line = one_error_line(result, out / "wide_random.jpg")
+    assert line.endswith("65600x8 is beyond JPEG's 65,500 pixels a side; write .png or .tif, or downscale with --max-size 65500")
+    assert sorted(p.name for p in out.iterdir()) == ["street_random.jpg"]
+
+
+def test_an_icon_format_is_refused_as_an_output(tmp_path, model_dir, photo):
+    """.ico/.icns encoders write icon sizes (at most 256 or 1024 px), not the photo's, while the
+    success line reported the photo's size."""
+    result = run("--model", model_dir / "random.keras", "--image", photo, "--output", tmp_path / "s.ico")
+    assert "ICO stores icons of its own sizes, not the photo (use .png)" in one_error_line(result, tmp_path / "s.ico")
+    assert not (tmp_path / "s.ico").exists()
+
+
+def test_no_output_overwrites_the_vgg_weights_even_with_force(tmp_path, photo):
+    """--loss-log (or --output) naming the --vgg-weights file replaced 15 MB of weights with a
+    CSV under --force: every input is protected."""
+    need(NPZ)
+    weights = tmp_path / "vgg.npz"
+    weights.write_bytes(NPZ.read_bytes())
+    common = ["--style", photo, "--image", photo, "--vgg-weights", weights, "--iterations", 1, "--size", 16, "--force"]
+    log = run(*common, "--loss-log", weights)
+    assert "would overwrite" in one_error_line(log, weights)
+    assert weights.read_bytes() == NPZ.read_bytes()
+
+
+def test_a_broken_exif_block_reads_quietly(tmp_path, model_dir):
+    """PIL printed its raw "Truncated File Read"/"Corrupt EXIF data" warnings (twice, naming no
+    photo) for a broken EXIF block; the photo reads as it is (no orientation to apply)."""
+    bad = tmp_path / "exif.jpg"
+    Image.new("RGB", (40, 30), "red").save(bad, exif=b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x0f\0\x02\0\0\0\x10\0\0\0\x50")
+    result = run("--model", model_dir / "random.keras", "--image", bad, "--output", tmp_path / "o.png", env={"PYTHONWARNINGS": "always::UserWarning"})
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert Image.open(tmp_path / "o.png").size == (40, 30)
+
+
+def test_an_export_target_is_checked_before_tensorflow_loads(tmp_path, model_dir, monkeypatch, capsys):
+    """An existing target took seconds (TensorFlow and the model loaded) to be refused, and a
+    file given as the folder was reported as '<file>/.tmp-export', a name the user never gave."""
+    from transformnet import cli
+
+    monkeypatch.setattr(cli, "load_keras", lambda: pytest.fail("Keras loaded before the export target was checked"))
+    (tmp_path / "random.onnx").write_text("mine")
+    assert cli.main(["--model", str(model_dir / "random.keras"), "--export", str(tmp_path), "--format", "onnx"]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'random.onnx'}: already exists (use --force to overwrite)"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert cli.main(["--model", str(model_dir / "random.keras"), "--export", str(afile), "--format", "onnx"]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {afile / 'random.onnx'}: cannot write: {afile} is a file, not a folder"

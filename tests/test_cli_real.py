@@ -93,6 +93,10 @@ def test_video_with_audio(tmp_path, model_dir):  # noqa: F811
                 "--output", tmp_path / "small.mp4", "--quiet")
     assert small.returncode == 0, small.stderr
     assert video.probe(tmp_path / "small.mp4")["size"] == (24, 16) and small.stderr == ""
+    # --output new/ names a folder to make, as it does for photos (it said "must end in .mp4")
+    folder = run("--model", "random", "--checkpoints", model_dir, "--video", clip, "--output", f"{tmp_path / 'new'}/", "--quiet")
+    assert folder.returncode == 0, folder.stderr
+    assert video.probe(tmp_path / "new" / "clip_random.mp4")["size"] == (48, 32)
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])

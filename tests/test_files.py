@@ -234,9 +234,13 @@ def test_a_folder_output_is_published_the_same_way(tmp_path):
     with pytest.raises(WriteError, match="appeared while this job ran"):
         publish(finished(".tmp-2"), target, replace=False)
     assert (target / "saved_model.pb").read_text() == ".tmp-1"
+    mine = tmp_path / "starry_savedmodel.old"  # a user's folder: replacing used it as scratch and deleted it
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
     publish(tmp_path / ".tmp-2", target, replace=True)
     assert (target / "saved_model.pb").read_text() == ".tmp-2"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["starry_savedmodel"]
+    assert (mine / "notes.txt").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["starry_savedmodel", "starry_savedmodel.old"]
 
 
 LOCK_HOLDER = """

@@ -63,6 +63,34 @@ def test_compiled_once_per_shape_and_bounded(model):
     assert compiled.traces == 4 and len(compiled.functions) == 2
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's tf.function warning")
+def test_a_function_per_shape_shows_no_retracing_warning(model):
+    """A tiled 12 MP photo compiles several tile shapes, and TensorFlow printed its multi-line
+    "triggered tf.function retracing" warning for each, even under --quiet; that warning is
+    dropped, TensorFlow's others are not."""
+    import logging
+
+    import tensorflow as tf
+
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    keep = Keep()
+    tf.get_logger().addHandler(keep)
+    try:
+        compiled = inference.CompiledModel(model, max_shapes=16)
+        for side in range(16, 96, 8):
+            compiled(np.zeros((1, side, side + 4, 3), np.uint8))
+        tf.get_logger().warning("another warning")
+    finally:
+        tf.get_logger().removeHandler(keep)
+    assert compiled.traces == 10
+    assert seen == ["another warning"]
+
+
 def test_stylizer_cached_per_model(model):
     first = inference.get_stylizer(model, "float32")
     assert inference.get_stylizer(model, "float32") is first

@@ -107,3 +107,20 @@ def test_a_photo_is_not_taken_for_a_video_but_an_animated_gif_is(tmp_path):
     meta = video.probe(tmp_path / "anim.gif")
     assert meta["size"] == (32, 24)
     assert video.stylize_video(tmp_path / "anim.gif", tmp_path / "anim.mp4", lambda f: f, progress=False, replace=False) == 3
+
+
+def test_a_full_disk_while_adding_the_audio_names_the_output_not_the_source(tmp_path, monkeypatch):
+    """ffmpeg's "No space left on device" while muxing the audio was reported as the input
+    video's problem ("could not copy the audio track"); it is the output's write failure, which
+    stops a batch like any full disk."""
+    from transformnet.files import STOPS_EVERYTHING, WriteError
+
+    full = subprocess.CompletedProcess([], 1, "", "[out#0/mp4 @ 0x1] Error closing file: No space left on device\n")
+    monkeypatch.setattr(video.subprocess, "run", lambda *args, **kwargs: full)
+    with pytest.raises(WriteError) as info:
+        video._mux_audio(str(tmp_path / "v.mp4"), "in.mp4", str(tmp_path / ".tmp-1.mp4"), "out.mp4")
+    assert str(info.value) == "out.mp4: cannot write (No space left on device)" and info.value.errno in STOPS_EVERYTHING
+    other = subprocess.CompletedProcess([], 1, "", "Invalid data found when processing input\n")
+    monkeypatch.setattr(video.subprocess, "run", lambda *args, **kwargs: other)
+    with pytest.raises(video.VideoError, match="in.mp4: could not copy the audio track"):
+        video._mux_audio(str(tmp_path / "v.mp4"), "in.mp4", str(tmp_path / ".tmp-1.mp4"), "out.mp4")

@@ -25,7 +25,7 @@ from . import checks, config
 from .checks import FlagError
 from .fast import ModelError, resolve_model
 from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
-from .images import ImageError, load_image, output_format, probe_image, resize_longer_side, resize_to_max_side
+from .images import ImageError, check_output_size, load_image, output_format, probe_image, resize_longer_side, resize_to_max_side
 from .pipeline import expand_images
 from .progress import tqdm_disable
 from .quiet import filtered_stderr, load_keras, out_of_memory
@@ -138,10 +138,10 @@ def run_fast(args):
     images, problems, notes = expand_images(args.image)
     for note in notes:
         print(f"note: {note}", file=sys.stderr, flush=True)
-    good = []
+    good, sizes = [], {}
     for path in images:
         try:
-            probe_image(path)
+            sizes[path] = probe_image(path)
             good.append(path)
         except ImageError as error:
             problems.append(str(error))
@@ -157,6 +157,9 @@ def run_fast(args):
         protected=list(models.values()),
         force=args.force,
     )
+    jobs, outputs = _fitting_their_format(jobs, outputs, sizes, args.max_size, problems)
+    if not jobs:
+        return EXIT_ERROR
 
     load_keras()
     from tqdm import tqdm
@@ -208,6 +211,24 @@ def run_fast(args):
         bar.update(1)
     bar.close()
     return status
+
+
+def _fitting_their_format(jobs, outputs, sizes, max_size, problems):
+    """The jobs whose stylized photo its output format can store (``images.check_output_size``:
+    JPEG ends at 65,500 px a side); each other one is an ``error:`` line before any work."""
+    kept = []
+    for job, target in zip(jobs, outputs):
+        width, height = sizes[job[0]]
+        if max_size and max(width, height) > max_size:
+            scale = max_size / max(width, height)  # as images.resize_to_max_side
+            width, height = max(1, round(width * scale)), max(1, round(height * scale))
+        try:
+            check_output_size(target, width, height)
+            kept.append((job, target))
+        except ImageError as error:
+            problems.append(str(error))
+            _error(error)
+    return [job for job, _ in kept], [target for _, target in kept]
 
 
 def _resolve_models(specs, checkpoints):
@@ -266,7 +287,7 @@ def run_video(args):
     except VideoError as error:
         raise CLIError(str(error)) from None
     target = args.output or f"{_stem(source)}_{model_name}.mp4"
-    if os.path.isdir(target):
+    if os.path.isdir(target) or target.endswith(("/", os.sep)):  # a folder, made if new (as for photos)
         target = os.path.join(target, f"{_stem(source)}_{model_name}.mp4")
     if os.path.splitext(target)[1].lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
         raise CLIError(f"{target}: output video must end in .mp4, .mov, .mkv or .m4v")
@@ -292,11 +313,11 @@ def run_video(args):
 
 def run_export(args):
     """``--model M --export DIR --format savedmodel|tflite|onnx``."""
-    from .export import ExportError, export_model, export_path, require_exporter, use_tensorflow_backend
+    from .export import ExportError, check_target, export_model, use_tensorflow_backend
 
     model_path, model_name = resolve_model(args.model[0], args.checkpoints)
-    try:  # a missing optional extra is reported before Keras loads
-        require_exporter(args.format, export_path(args.export, model_name, args.format))
+    try:  # a missing optional extra, an existing or unwritable target: before Keras loads
+        check_target(args.export, model_name, args.format, args.force)
     except ExportError as error:
         raise CLIError(str(error)) from None
     use_tensorflow_backend()
@@ -418,15 +439,16 @@ def _plan_slow_outputs(args):
     """The image's path (``<photo>_<painting>_gatys.jpg`` by default); the loss log checked too."""
     photo_path = args.image[0]
     style_stem = _stem(args.style)
+    inputs = [args.style] + ([args.vgg_weights] if os.path.isfile(args.vgg_weights) else [])  # never overwritten, --force or not
     (output,) = plan_outputs(
         [photo_path],
         args.output,
         [f"{_stem(photo_path)}_{style_stem}_gatys{config.OUTPUT_SUFFIX}"],
-        protected=[args.style],
+        protected=inputs,
         force=args.force,
     )
     if args.loss_log:
-        _plan_extra_output(args.loss_log, [photo_path, args.style, output], args.force)
+        _plan_extra_output(args.loss_log, [photo_path, *inputs, output], args.force)
     return output
 
 

@@ -125,6 +125,29 @@ def _tflite(model, path, workdir):
         handle.write(converter.convert())
 
 
+def check_target(directory, name, fmt, force=False):
+    """The path ``export_model`` will write, checked without loading anything (eval.py calls it
+    before TensorFlow starts): the format and its converter, an existing target (``--force``),
+    a folder that cannot be written. ``ExportError``, one line naming the target."""
+    from .files import WriteError, check_writable
+
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
+    target = export_path(directory, name, fmt)
+    require_exporter(fmt, target)
+    if os.path.lexists(target) and not force:
+        raise ExportError(f"{target}: already exists (use --force to overwrite)")
+    parent = os.path.dirname(os.path.abspath(target))
+    if os.path.isdir(target) and not os.access(parent, os.W_OK | os.X_OK):  # a SavedModel folder, --force
+        raise ExportError(f"{target}: cannot write: folder {parent} is not writable")
+    if not os.path.isdir(target):
+        try:
+            check_writable(target)
+        except WriteError as error:
+            raise ExportError(str(error)) from None
+    return target
+
+
 def export_model(model, directory, name, fmt, force=False):
     """Writes ``model`` in format ``fmt`` under ``directory``; returns the path written.
 
@@ -133,22 +156,11 @@ def export_model(model, directory, name, fmt, force=False):
     and the partial export is removed."""
     import keras
 
-    from .files import WriteError, check_writable, describe, publish
+    from .files import WriteError, describe, publish
 
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
-    target = export_path(directory, name, fmt)
-    require_exporter(fmt, target)
+    target = check_target(directory, name, fmt, force)
     if keras.backend.backend() != "tensorflow":
         raise ExportError(f"{target}: export runs on the TensorFlow backend, and Keras was started on {keras.backend.backend()}")
-    if os.path.lexists(target) and not force:
-        raise ExportError(f"{target}: already exists (use --force to overwrite)")
-    try:
-        if fmt != "savedmodel":
-            check_writable(target)
-        check_writable(os.path.join(directory, ".tmp-export"))
-    except WriteError as error:
-        raise ExportError(str(error)) from None
     work = None
     try:
         os.makedirs(directory, exist_ok=True)

@@ -235,7 +235,8 @@ def checkpoint_model(path):
 def load_transform_model(path):
     """Loads a ``.keras`` transform net with ``safe_mode=True`` (no arbitrary code), or a training
     checkpoint (``checkpoint_model``), or raises ``ModelError`` naming the file. Checks the model
-    maps (B, H, W, 3) to (B, H, W, 3)."""
+    maps (B, H, W, 3) to (B, H, W, 3) for any H, W and normalises by instance, as tiling and
+    every photo size need (other models passed and failed later, with a traceback)."""
     if os.fspath(path).endswith(CHECKPOINT_SUFFIX):
         return checkpoint_model(path)
     check_archive(path)
@@ -263,6 +264,12 @@ def load_transform_model(path):
         or outputs[0].shape[-1] != 3
     ):
         raise ModelError(f"{path}: not an image transform model (needs (B, H, W, 3) in and out)")
+    if tuple(inputs[0].shape[1:3]) != (None, None):
+        raise ModelError(f"{path}: takes only {inputs[0].shape[1]}x{inputs[0].shape[2]} images; a transform net takes any size")
+    from .network import InstanceNormalization
+
+    if not any(isinstance(layer, InstanceNormalization) for layer in model.layers):  # tiling (tiling.py) needs them
+        raise ModelError(f"{path}: not a transform net (no instance normalization layers); train one with train.py")
     return model
 
 

@@ -180,16 +180,25 @@ def _rename_folder(tmp, path):
 
 
 def _replace(tmp, path):
-    if os.path.isdir(path) and not os.path.islink(path):
-        import shutil
+    """A file is replaced atomically. A folder (SavedModel) cannot be: it is moved aside into a
+    fresh hidden folder beside it (a fixed ``PATH.old`` would delete a user's folder of that
+    name), ``tmp`` takes its name and then the old one is deleted; put back if that fails."""
+    if not (os.path.isdir(path) and not os.path.islink(path)):
+        os.replace(tmp, path)
+        return
+    import shutil
+    import tempfile
 
-        old = path + ".old"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
+    aside = tempfile.mkdtemp(prefix=".tmp-old-", dir=os.path.dirname(os.path.abspath(path)))
+    old = os.path.join(aside, os.path.basename(path))
+    os.replace(path, old)
+    try:
         os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
+    except OSError:
+        os.replace(old, path)
+        raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 class FolderBusy(Exception):

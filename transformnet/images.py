@@ -178,6 +178,10 @@ def _read(path, decode):
         with warnings.catch_warnings():
             # PIL warns before its hard limit; turn the warning into the same clear error.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # A broken EXIF block only loses the orientation (none is then applied); PIL's raw
+            # warnings ("Corrupt EXIF data", "Truncated File Read"), once per read and naming no
+            # photo, said nothing a user could act on.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")  # EXIF is TIFF inside
             with Image.open(path) as image:
                 return decode(image)
     except ImageError:
@@ -270,6 +274,13 @@ def to_uint8(array):
     return np.clip(np.asarray(array, dtype=np.float32) + 0.5, 0, 255).astype(np.uint8)
 
 
+MAX_SIDE = {"JPEG": 65500, "WEBP": 16383}
+"""The encoders' own limits (libjpeg, libwebp) on a side, in pixels: a wider photo failed only
+when written, after the work, as a traceback."""
+ICON_FORMATS = ("ICO", "ICNS")
+"""Formats whose encoders write their own icon sizes (at most 256 or 1024 px), not the photo's."""
+
+
 @functools.lru_cache(maxsize=None)
 def _writable_format(suffix):
     """PIL's format for ``suffix`` if PIL can write an RGB photo in it, else the reason it cannot."""
@@ -277,6 +288,8 @@ def _writable_format(suffix):
     fmt = Image.registered_extensions().get(suffix)
     if fmt is None:
         return None, "unknown image format (use .jpg or .png)"
+    if fmt in ICON_FORMATS:
+        return None, f"{fmt} stores icons of its own sizes, not the photo (use .png)"
     try:
         _encode(Image.new("RGB", (2, 2)), fmt)
     except Exception:  # noqa: BLE001 - KeyError, OSError, ValueError: PIL cannot write it
@@ -293,6 +306,16 @@ def output_format(path):
     return fmt
 
 
+def check_output_size(path, width, height):
+    """``ImageError`` before the work when a ``width`` x ``height`` image is beyond what
+    ``path``'s format can store (``MAX_SIDE``)."""
+    fmt = output_format(path)
+    limit = MAX_SIDE.get(fmt)
+    if limit and max(width, height) > limit:
+        raise ImageError(f"{path}: {width}x{height} is beyond {fmt}'s {limit:,} pixels a side; "
+                         f"write .png or .tif, or downscale with --max-size {limit}")
+
+
 def _encode(image, fmt, quality=JPEG_QUALITY):
     buffer = io.BytesIO()
     options = {"quality": quality} if fmt == "JPEG" else {}
@@ -305,7 +328,11 @@ def save_image(path, array, quality=JPEG_QUALITY, *, replace):
     from the suffix; an existing ``path`` is replaced only if ``replace`` (``files.publish``). Raises ``ImageError`` for a format it cannot write, ``files.WriteError``
     when the file cannot be written (disk full, permissions)."""
     fmt = output_format(path)
-    data = _encode(Image.fromarray(to_uint8(array) if array.dtype != np.uint8 else array), fmt, quality)
+    check_output_size(path, array.shape[1], array.shape[0])
+    try:
+        data = _encode(Image.fromarray(to_uint8(array) if array.dtype != np.uint8 else array), fmt, quality)
+    except (OSError, ValueError) as error:  # an encoder's limit not in MAX_SIDE
+        raise ImageError(f"{path}: cannot be written as {fmt} ({str(error).splitlines()[0] or type(error).__name__})") from None
 
     def write(tmp):
         with open(tmp, "wb") as handle:

@@ -21,6 +21,7 @@ training could see), and on JAX the clone keeps Keras' own layers (XLA fuses the
 """
 
 import collections
+import logging
 
 import numpy as np
 
@@ -348,6 +349,21 @@ def inference_model(model, precision="float32"):
     return keras.models.clone_model(model, clone_function=clone)
 
 
+class _NotRetracingWarning(logging.Filter):
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _drop_retracing_warning(tf):
+    """TensorFlow warns, in several lines even under ``--quiet``, when many ``tf.function``s trace
+    ("5 out of the last 8 calls ... triggered tf.function retracing"): a tiled 12 MP photo does.
+    One function per photo or tile shape is this module's design (an LRU of ``MAX_SHAPES``), so
+    that warning alone is dropped; TensorFlow's other warnings stay."""
+    logger = tf.get_logger()
+    if not any(isinstance(f, _NotRetracingWarning) for f in logger.filters):
+        logger.addFilter(_NotRetracingWarning())
+
+
 class CompiledModel:
     """``model`` as compiled functions: ``run(batch) -> numpy`` (several outputs: a list).
 
@@ -383,6 +399,8 @@ class CompiledModel:
         model = self.model
         if self.backend == "tensorflow":
             import tensorflow as tf
+
+            _drop_retracing_warning(tf)
 
             @tf.function(input_signature=[tf.TensorSpec(shape, dtype)], autograph=False)
             def run(batch):

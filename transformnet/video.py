@@ -13,6 +13,7 @@ The result is written to a temporary file next to the output, read back (ffmpeg 
 a full disk), and renamed when complete.
 """
 
+import errno
 import logging
 import os
 import subprocess
@@ -88,8 +89,9 @@ def probe(path):
     return meta
 
 
-def _mux_audio(video_only, source, target):
-    """Copies ``source``'s audio (if any) next to ``video_only``'s picture into ``target``."""
+def _mux_audio(video_only, source, target, output):
+    """Copies ``source``'s audio (if any) next to ``video_only``'s picture into ``target`` (the
+    temporary file of ``output``). A failed write (full disk) names ``output``, not the source."""
     base = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", video_only, "-i", source,
             "-map", "0:v:0", "-map", "1:a?", "-c:v", "copy", "-shortest"]
     for audio in (["-c:a", "copy"], ["-c:a", "aac", "-b:a", "192k"]):
@@ -97,6 +99,9 @@ def _mux_audio(video_only, source, target):
         if result.returncode == 0:
             return
     message = (result.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
+    for words, number in (("No space left", errno.ENOSPC), ("Disk quota", errno.EDQUOT), ("File too large", errno.EFBIG)):
+        if words in result.stderr:
+            raise WriteError(f"{output}: cannot write ({os.strerror(number)})", number)
     raise VideoError(f"{source}: could not copy the audio track ({message[:120]})")
 
 
@@ -153,7 +158,7 @@ def stylize_video(source, target, stylize_frame, progress=True, *, replace):
             frames = _encode(video_only)
             _check_written(video_only, frames, target)
             if has_audio:
-                _mux_audio(video_only, source, tmp)
+                _mux_audio(video_only, source, tmp, target)
                 _check_written(tmp, frames, target)
         finally:
             if has_audio and os.path.exists(video_only):
