@@ -92,6 +92,22 @@ def trainer_table(folders):
     return table(["run", "intervals", "median images/s", "best interval", *(f"{what} %" for what in TIMED)], rows)
 
 
+def validation_table(folders):
+    """Each run's validation total at every --val-every step: does the curve flatten (issue 8)?"""
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+    from tensorboard.util import tensor_util
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for run, logdir in sorted(extracted_runs(folders, tmp).items()):
+            accumulator = plugin_event_accumulator.EventAccumulator(logdir, size_guidance={"tensors": 0})
+            accumulator.Reload()
+            if "validation/total" in accumulator.Tags()["tensors"]:
+                points = [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in accumulator.Tensors("validation/total")]
+                rows.append((run, ", ".join(f"{step}: {value:.4g}" for step, value in points)))
+    return table(["run", "validation total at step"], rows)
+
+
 def models_table(folders):
     from transformnet import model_info
 
@@ -130,7 +146,7 @@ def main():
     p.add_argument("folders", nargs="+", help="the files_at folder of each GPU call")
     a = p.parse_args()
     for title, make in (("Compute-only ceiling (gpu_probe.py)", probe_table), ("Trainer's own images/s (train.py)", trainer_table),
-                        ("Models", models_table), ("Fast model vs slow path (total loss)", compare_table),
+                        ("Models", models_table), ("Validation curves", validation_table), ("Fast model vs slow path (total loss)", compare_table),
                         ("Stylizing speed (gpu_stylize_speed.py)", speed_table)):
         print(f"### {title}\n\n{make(a.folders)}\n")
 
