@@ -22,6 +22,13 @@ def _bomb_png(path, width=20000, height=20000):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
 
 
+def medium_format_png(path, width=12000, height=8400):
+    """A real, decodable 100.8 MP photo (over PIL's 89.5 MP warning, under its 179 MP limit): the
+    size of a medium-format camera's or a phone's full-resolution photo. Flat gray, so small."""
+    Image.new("L", (width, height), 128).save(path, compress_level=1)
+    return path
+
+
 def bad_inputs(folder):
     """``{case: path}`` of inputs that must give one ``error:`` line naming the file."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from conftest import NPZ, ROOT, STARRY, file_size_limit, need, unwritable_folder
-from images_factory import bad_inputs, good_inputs
+from images_factory import bad_inputs, good_inputs, medium_format_png
 
 pytestmark = pytest.mark.cli
 
@@ -69,6 +69,18 @@ def test_bad_photo_is_one_line_before_any_model_loads(case, tmp_path, model_dir)
     result = run("--model", model_dir / "random.keras", "--image", path, "--output", tmp_path / "out")
     one_error_line(result, path)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_100_megapixel_photo_is_stylized_not_refused_as_a_bomb(tmp_path, model_dir):
+    """PIL warns above 89.5 MP; that warning once refused medium-format and full-resolution phone
+    photos, which tiling stylizes. Only PIL's hard limit (179 MP, the ``bomb`` case) refuses."""
+    big = medium_format_png(tmp_path / "medium_format.png")
+    out = tmp_path / "out.png"
+    result = run("--model", model_dir / "random.keras", "--image", big, "--output", out, "--max-size", 300)
+    assert result.returncode == 0, result.stderr
+    assert "DecompressionBomb" not in result.stderr
+    with Image.open(out) as image:
+        assert image.size == (300, 210)
 
 
 @pytest.mark.parametrize("case", BAD_CASES + ["truncated"])

@@ -176,8 +176,11 @@ def _read(path, decode):
     heif_reader()
     try:
         with warnings.catch_warnings():
-            # PIL warns before its hard limit; turn the warning into the same clear error.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # PIL warns above MAX_IMAGE_PIXELS (89.5 MP) and refuses above twice that. Photos of
+            # 100 to 150 MP (medium-format cameras, phones' full-resolution modes) are real and
+            # tiling stylizes them in bounded memory, so the warning is not shown; the hard limit
+            # stays, as PIL's global is the whole process's (the Python API's callers' too).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             # A broken EXIF block only loses the orientation (none is then applied); PIL's raw
             # warnings ("Corrupt EXIF data", "Truncated File Read"), once per read and naming no
             # photo, said nothing a user could act on.
@@ -186,11 +189,8 @@ def _read(path, decode):
                 return decode(image)
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(
-            f"{path}: image too large (over PIL's {Image.MAX_IMAGE_PIXELS:,}-pixel "
-            "decompression-bomb limit)"
-        ) from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path}: image too large (over PIL's {2 * Image.MAX_IMAGE_PIXELS:,}-pixel decompression-bomb limit)") from None
     except UnidentifiedImageError:
         raise _unidentified(path) from None
     except OSError as error:
