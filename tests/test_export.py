@@ -47,3 +47,24 @@ def test_export_matches_keras(model, tmp_path, fmt):
 def test_unknown_format(model, tmp_path):
     with pytest.raises(export.ExportError, match="unknown export format"):
         export.export_model(model, str(tmp_path), "net", "coreml")
+
+
+@pytest.mark.parametrize("fmt", export.FORMATS)
+def test_a_full_disk_is_one_line_naming_the_export_and_leaves_nothing(model, tmp_path, fmt):
+    """TensorFlow's savers report a full disk as text inside an OutOfRangeError naming a
+    temporary file ("...; File too large [Op:SaveV2]"); a user is told what failed, as for photos."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, file_size_limit
+
+    model.save(tmp_path / "net.keras")
+    out = tmp_path / "exported"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "eval.py"), "--model", str(tmp_path / "net.keras"), "--export", str(out), "--format", fmt],
+        capture_output=True, text=True, preexec_fn=file_size_limit(200_000), timeout=600,
+    )
+    assert result.returncode == 1, result.stderr
+    target = export.export_path(str(out), "net", fmt)
+    assert result.stderr.strip().splitlines()[-1] == f"error: {target}: cannot write (File too large)"
+    assert not out.exists() or not os.listdir(out)

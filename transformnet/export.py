@@ -156,7 +156,7 @@ def export_model(model, directory, name, fmt, force=False):
     and the partial export is removed."""
     import keras
 
-    from .files import WriteError, describe, publish
+    from .files import WriteError, describe, publish, write_failure_named_in
 
     target = check_target(directory, name, fmt, force)
     if keras.backend.backend() != "tensorflow":
@@ -177,9 +177,12 @@ def export_model(model, directory, name, fmt, force=False):
         raise
     except WriteError as error:  # the target appeared while converting
         raise ExportError(str(error)) from None
-    except Exception as error:  # noqa: BLE001 - OSError, TF and ONNX errors alike: one line
-        what = "cannot write" if isinstance(error, OSError) else "export failed"
-        raise ExportError(f"{target}: {what} ({describe(error)})") from None
+    except OSError as error:
+        raise ExportError(f"{target}: cannot write ({describe(error)})") from None
+    except Exception as error:  # noqa: BLE001 - TF and ONNX errors alike: one line
+        number = write_failure_named_in(str(error))  # TF's savers report a full disk as text
+        what = "export failed" if number is None else "cannot write"
+        raise ExportError(f"{target}: {what} ({describe(error) if number is None else os.strerror(number)})") from None
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)

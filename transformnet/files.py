@@ -34,6 +34,13 @@ STOPS_EVERYTHING = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 mount, a file-size limit): a batch stops at the first one instead of stylizing in vain."""
 
 
+def write_failure_named_in(text):
+    """The errno of the ``STOPS_EVERYTHING`` failure that ``text`` names in the OS's own words,
+    else None. TensorFlow's savers ("...; No space left on device [Op:SaveV2]") and ffmpeg report a
+    full disk as text, not as an OSError; this turns it back into the one line an OSError gets."""
+    return next((number for number in sorted(STOPS_EVERYTHING) if os.strerror(number) in text), None)
+
+
 class WriteError(Exception):
     """An output that cannot be written; ``str()`` is one line naming the file. ``errno`` is the
     operating system's error number when there is one."""

@@ -13,7 +13,6 @@ The result is written to a temporary file next to the output, read back (ffmpeg 
 a full disk), and renamed when complete.
 """
 
-import errno
 import logging
 import os
 import subprocess
@@ -21,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from .files import WriteError, atomic_write, read_problem
+from .files import WriteError, atomic_write, read_problem, write_failure_named_in
 from .progress import tqdm_disable
 
 QUALITY = 8
@@ -99,9 +98,9 @@ def _mux_audio(video_only, source, target, output):
         if result.returncode == 0:
             return
     message = (result.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
-    for words, number in (("No space left", errno.ENOSPC), ("Disk quota", errno.EDQUOT), ("File too large", errno.EFBIG)):
-        if words in result.stderr:
-            raise WriteError(f"{output}: cannot write ({os.strerror(number)})", number)
+    number = write_failure_named_in(result.stderr)
+    if number is not None:
+        raise WriteError(f"{output}: cannot write ({os.strerror(number)})", number)
     raise VideoError(f"{source}: could not copy the audio track ({message[:120]})")
 
 
