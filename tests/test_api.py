@@ -181,6 +181,7 @@ def test_options(model, photo):
         (np.zeros((8, 8, 3), np.float32), "uint8 \\(H, W, 3\\)"),
         (np.zeros((8, 8), np.uint8), "uint8 \\(H, W, 3\\)"),
         (np.zeros((1, 8, 3), np.uint8), "8x1 pixels"),
+        (Image.new("RGB", (40, 1)), "40x1 pixels"),  # as a PIL image too, as a file would be
     ],
 )
 def test_bad_images_are_one_line_errors(model, image, message):
@@ -197,6 +198,30 @@ def test_bad_options_are_refused(model, photo):
         tn.stylize(model, photo, precision="int8")
 
 
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ({"strength": "0.5"}, "^strength must be a number between 0 and 1, not '0.5'$"),
+        ({"strength": None}, "^strength must be a number between 0 and 1, not None$"),
+        ({"strength": True}, "^strength must be a number between 0 and 1, not True$"),
+        ({"max_size": "32"}, "^max_size must be a whole number of pixels or None, not '32'$"),
+        ({"tile": 64.5}, "^tile must be a whole number of pixels or None, not 64.5$"),
+        ({"preserve_color": "no"}, "^preserve_color must be True or False, not 'no'$"),
+        ({"tile": 8}, "^tile must be at least"),  # named as the argument, not as eval.py's --tile
+    ],
+)
+def test_options_of_the_wrong_type_are_one_line_value_errors(model, photo, option, message):
+    with pytest.raises(ValueError, match=message):
+        tn.stylize(model, photo, **option)
+
+
+def test_a_model_name_or_path_is_loaded_and_anything_else_is_refused(checkpoints, model, photo):
+    by_path = tn.stylize(checkpoints / "random.keras", photo, precision="float32")
+    np.testing.assert_array_equal(by_path, tn.stylize(model, photo, precision="float32"))
+    with pytest.raises(TypeError, match=r"^model must be a model from load_model\(\), or a model's name or path, not NoneType$"):
+        tn.stylize(None, photo)
+
+
 def test_train_refuses_unknown_settings_and_bad_data(tmp_path):
     with pytest.raises(TypeError, match="stlye_weight"):
         tn.train(style="painting.jpg", data="photos", name="x", stlye_weight=1e5)
@@ -205,3 +230,31 @@ def test_train_refuses_unknown_settings_and_bad_data(tmp_path):
     with pytest.raises(ImageError, match="missing.jpg: no such file"):
         tn.train(style=tmp_path / "missing.jpg", data=tmp_path, name="x", output=tmp_path, logdir=tmp_path / "runs")
     assert not os.listdir(tmp_path)
+
+
+def test_the_readmes_python_block_runs_as_written(tmp_path, monkeypatch):
+    """The README's "From Python" block, in a folder holding what it names, with a 2-step budget
+    in place of 2,000 steps (its ``["parameters"]`` was a KeyError; this keeps it honest)."""
+    import shutil
+
+    from conftest import NPZ, SHARED, STARRY, need
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## From Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    budget = "steps=2, image_size=64, style_size=64, batch_size=1, width=0.25, validation_photos=1, log_every=1"
+    assert block.count("steps=2000") == 1, "the README's training budget moved; update this test"
+    block = block.replace("steps=2000", budget)
+    shutil.copy(need(STARRY), tmp_path / "starry_night.jpg")
+    shutil.copy(need(SHARED / "content" / "chicago.jpg"), tmp_path / "photo.jpg")
+    (tmp_path / "photos").mkdir()
+    for photo in sorted(need(SHARED / "photos").glob("*.jpg"))[:4]:
+        shutil.copy(photo, tmp_path / "photos" / photo.name)
+    from transformnet.network import build_transform_net
+
+    (tmp_path / "checkpoints").mkdir()
+    build_transform_net(width=0.25).save(tmp_path / "checkpoints" / "starry.keras")
+    monkeypatch.setenv("TRANSFORMNET_VGG_WEIGHTS", str(need(NPZ)))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md (From Python)", "exec"), {})
+    assert (tmp_path / "photo_starry.jpg").is_file()
+    assert tn.model_info("my_starry_2")["training"]["settings"]["style_weight"] == 20

@@ -369,10 +369,14 @@ def test_info_prints_metadata(model_dir):
 def test_slow_path_writes_default_name(tmp_path, photo):
     need(STARRY)
     weights = ["--vgg-weights", need(NPZ)]
-    result = run("--style", STARRY, "--image", photo, "--size", 32, "--iterations", 3, "--quiet", *weights, cwd=tmp_path)
+    result = run("--style", STARRY, "--image", photo, "--size", 32, "--iterations", 3, "--quiet", *weights,
+                 "--loss-log", "log.csv", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     with Image.open(tmp_path / "street_starry_night_gatys.jpg") as image:
         assert max(image.size) == 32
+    # The image kept is the lowest-loss iterate, and the line says so (it called that loss "final").
+    totals = [float(row.split(",")[2]) for row in (tmp_path / "log.csv").read_text().splitlines()[1:]]
+    assert f"lowest total loss {min(totals):.4g}, the image kept)" in result.stdout
     result = run("--style", STARRY, "--image", photo, "--iterations", 1, cwd=tmp_path)
     assert "--force" in one_error_line(result, "street_starry_night_gatys.jpg")
 
@@ -457,6 +461,9 @@ def test_loss_log_is_planned_like_an_output(tmp_path, photo):
     result = run("--style", photo, "--image", photo, "--output", tmp_path / "o.jpg", "--loss-log", photo, "--force")
     assert "would overwrite" in one_error_line(result, photo)
     assert log.read_text() == "earlier run" and not (tmp_path / "o.jpg").exists()
+    for folder in (tmp_path, f"{tmp_path / 'new'}/"):  # a folder, or a new name ending in /: --force is no cure
+        result = run("--style", photo, "--image", photo, "--output", tmp_path / "o.jpg", "--loss-log", folder, "--iterations", 1)
+        assert "is a folder; the loss log is a file" in one_error_line(result, folder)
 
 
 @pytest.mark.parametrize("flag,value", [("--learning-rate", -1), ("--style-weight", "nan"), ("--size", 8), ("--style-size", 3)])

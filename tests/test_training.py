@@ -829,3 +829,24 @@ def test_a_training_checkpoint_stylizes_as_the_model_it_becomes(trained, tmp_pat
     np.savez(other, a=np.zeros(3))
     with pytest.raises(ModelError, match=r"weights\.npz: not a training checkpoint \(KeyError"):
         tn.load_model(other)
+
+
+def test_the_python_apis_log_takes_the_step_lines_too(trained):
+    """``log=`` receives each status line; the loss lines went to standard output instead."""
+    _, _, lines = trained
+    assert [line.split()[1] for line in lines if line.startswith("step ")] == ["5/20", "10/20", "15/20", "20/20"]
+
+
+def test_the_python_api_takes_config_as_train_py_does(trained):
+    """``config=MODEL`` makes a model's saved settings the defaults, as ``train.py --config``."""
+    import transformnet
+
+    tmp, metadata, _ = trained
+    path, again = transformnet.train(
+        style=STYLE, data=str(tmp / "photos"), name="again", config=os.path.join(tmp, "checkpoints", "tiny.keras"),
+        steps=2, logdir=str(tmp / "runs" / "again"), log=lambda line: None,
+    )
+    assert path == os.path.join(tmp, "checkpoints", "again.keras")
+    for key in ("width", "image_size", "style_size", "batch_size", "validation_photos"):
+        assert again["settings"][key] == metadata["settings"][key], key
+    assert again["steps"] == 2

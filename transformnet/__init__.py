@@ -61,6 +61,9 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
             precision="auto"):
     """Stylizes one photo with a model from :func:`load_model`, at the photo's own size.
 
+    ``model``: a loaded model, or a name or path as :func:`load_model` takes (then loaded on
+    each call: load it once for many photos).
+
     ``image``: a PIL image (any mode; EXIF rotation applied, converted to RGB as photo files
     are), a uint8 RGB array (H, W, 3), or the path of a photo file, read exactly as ``eval.py``
     reads it (``images.load_image``: every pixel format, ICC profile to sRGB; ``ImageError``
@@ -81,21 +84,27 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
 
     options = Options(tile=tile, max_size=max_size, preserve_color=preserve_color, strength=strength, precision=precision)
     problem = options.check()
-    if problem:
-        raise ValueError(problem)
+    if problem:  # named as the argument given here, not as eval.py's flag
+        flag, rest = problem.split(" ", 1)
+        raise ValueError(f"{flag.lstrip('-').replace('-', '_')} {rest}")
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    elif not hasattr(model, "layers"):
+        raise TypeError(f"model must be a model from load_model(), or a model's name or path, not {type(model).__name__}")
     if isinstance(image, (str, os.PathLike)):
         from .images import load_image
 
         return Image.fromarray(stylize_photo(model, load_image(image), options, progress))
     if isinstance(image, Image.Image):  # upright, then load_image's conversion of every mode
         array = np.asarray(to_srgb(ImageOps.exif_transpose(image), "image"), dtype=np.uint8)
-        return Image.fromarray(stylize_photo(model, array, options, progress))
-    array = np.asarray(image)
-    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"image must be a PIL image or a uint8 (H, W, 3) RGB array, not {array.dtype} {array.shape}")
-    if min(array.shape[:2]) < MIN_SIDE:
+    else:
+        array = np.asarray(image)
+        if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+            raise ValueError(f"image must be a PIL image or a uint8 (H, W, 3) RGB array, not {array.dtype} {array.shape}")
+    if min(array.shape[:2]) < MIN_SIDE:  # PIL images and arrays alike, as files (images.MIN_SIDE)
         raise ValueError(f"image is {array.shape[1]}x{array.shape[0]} pixels; need at least {MIN_SIDE}x{MIN_SIDE}")
-    return stylize_photo(model, array, options, progress)
+    stylized = stylize_photo(model, array, options, progress)
+    return Image.fromarray(stylized) if isinstance(image, Image.Image) else stylized
 
 
 def train(style, data, name, *, log=print, **settings):
@@ -110,7 +119,9 @@ def train(style, data, name, *, log=print, **settings):
     """
     from .training import parse_settings, train as run
 
-    full = parse_settings([f"--style={os.fspath(style)}", f"--data={os.fspath(data)}", f"--name={name}"])
+    config = settings.pop("config", None)  # train.py --config: a model's saved settings become the defaults
+    argv = [f"--style={os.fspath(style)}", f"--data={os.fspath(data)}", f"--name={name}"]
+    full = parse_settings(argv + ([] if config is None else [f"--config={os.fspath(config)}"]))
     unknown = sorted(set(settings) - set(full.fields()))
     if unknown:
         raise TypeError(f"train() got unknown settings {unknown}; see train.py --help for the settings")

@@ -411,7 +411,7 @@ def run_slow(args):
     seconds = time.perf_counter() - start
     print(
         f"{output}  ({image.shape[1]}x{image.shape[0]}, {args.optimizer}, "
-        f"{len(log_rows)} evaluations, {seconds:.1f} s, final total loss {losses['total']:.4g})",
+        f"{len(log_rows)} evaluations, {seconds:.1f} s, lowest total loss {losses['total']:.4g}, the image kept)",
         flush=True,
     )
     return EXIT_OK
@@ -472,6 +472,8 @@ def _plan_extra_output(path, taken, force):
     """Checks a non-image output (the loss log) like ``plan_outputs`` checks images: it must not
     replace an input or another output, nor an existing file without ``force``, and its place
     must be writable."""
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):  # first: --force cannot cure it
+        raise CLIError(f"{path}: is a folder; the loss log is a file (e.g. {os.path.join(path, 'losses.csv')})")
     for other in taken:
         if os.path.realpath(path) == os.path.realpath(other) or _same_file(path, other):
             raise CLIError(f"{path}: would overwrite {other}; choose another file")

@@ -9,6 +9,7 @@
 """
 
 import glob
+import numbers
 import os
 from dataclasses import dataclass
 
@@ -113,6 +114,9 @@ class Options:
 
     def check(self):
         """Returns a one-line problem with the options, or None."""
+        problem = self._check_types()
+        if problem:
+            return problem
         # config, not tiling: checking flags must not import Keras (cli.py checks before loading).
         minimum = 2 * config.TILE_BLEND
         if self.tile is not None and self.tile < minimum:
@@ -125,6 +129,25 @@ class Options:
 
         if self.precision not in PRECISIONS:
             return f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision}"
+        return None
+
+    def _check_types(self):
+        """argparse types the flags, the Python API does not: there ``strength="0.5"`` failed in a
+        comparison and ``preserve_color="no"`` switched it on. A bool is no number here."""
+        rules = {
+            "tile": (numbers.Integral, "a whole number of pixels or None"),
+            "max_size": (numbers.Integral, "a whole number of pixels or None"),
+            "strength": (numbers.Real, "a number between 0 and 1"),
+            "preserve_color": ((bool, np.bool_), "True or False"),
+            "precision": (str, "a string"),
+        }
+        for name, (kind, words) in rules.items():
+            value = getattr(self, name)
+            if value is None and name in ("tile", "max_size"):
+                continue
+            a_bool_for_a_number = isinstance(value, (bool, np.bool_)) and name != "preserve_color"
+            if not isinstance(value, kind) or a_bool_for_a_number:
+                return f"--{name.replace('_', '-')} must be {words}, not {value!r}"
         return None
 
 

@@ -38,12 +38,16 @@ class Progress:
     per loss fetch instead.
     """
 
-    def __init__(self, total, file=None):
-        self.total, self.file, self.bar, self.done = total, file, None, 0
+    def __init__(self, total, file=None, log=None):
+        """``log``: a callable that takes each line instead of a bar (``transformnet.train``'s
+        ``log=``: a caller who takes the status lines takes these too)."""
+        self.total, self.file, self.log, self.bar, self.done = total, file, log, None, 0
         self.started, self.first = time.time(), 0
 
     def start(self, step):
         self.started, self.first, self.done = time.time(), step, step
+        if self.log is not None:
+            return
         try:
             from tqdm import tqdm
         except ImportError:
@@ -65,7 +69,11 @@ class Progress:
             return
         rate = (step - self.first) / max(time.time() - self.started, 1e-9)
         eta = f"eta {duration((self.total - step) / rate)}" if rate > 0 else ""
-        print(f"step {step}/{self.total} {text} {eta}", file=self.file or sys.stdout, flush=True)
+        line = f"step {step}/{self.total} {text} {eta}"
+        if self.log is not None:
+            self.log(line)
+        else:
+            print(line, file=self.file or sys.stdout, flush=True)
 
     def note(self, text):
         """What the run is doing besides training steps (validating, saving); '' clears it."""

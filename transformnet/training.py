@@ -269,7 +269,8 @@ class Run:
 
         chief = self.dist.is_chief
         self.writer = SummaryWriter(self.settings.logdir) if chief else Silent()
-        self.progress = (progress or Progress(self.settings.steps)) if chief else Silent()
+        lines = None if self.out is print else self.out  # the Python API's log= takes the step lines too
+        self.progress = (progress or Progress(self.settings.steps, log=lines)) if chief else Silent()
         if self.step == 0:
             saved = self.settings.saved()
             self.writer.text("settings", "```\n" + self.settings.to_json() + "\n```", 0)
