@@ -76,8 +76,9 @@ def test_a_painting_without_its_model_says_how_to_use_it(tmp_path):
     message = str(error.value)
     assert "\n" not in message and "no trained model yet" in message
     painting = str(tmp_path / "styles" / "starry.jpg")
-    assert f"train.py --style {painting} --name starry" in message
-    assert f"eval.py --style {painting} --image" in message
+    # Named as this process can run them: the Python API names the installed entry points.
+    assert f"transformnet-train --style {painting} --name starry" in message
+    assert f"transformnet-stylize --style {painting} --image" in message
     with pytest.raises(ModelError, match="wave: unknown model; available in .*: none"):
         resolve_model("wave", tmp_path)
 
@@ -258,3 +259,31 @@ def test_the_readmes_python_block_runs_as_written(tmp_path, monkeypatch):
     exec(compile(block, "README.md (From Python)", "exec"), {})
     assert (tmp_path / "photo_starry.jpg").is_file()
     assert tn.model_info("my_starry_2")["training"]["settings"]["style_weight"] == 20
+
+
+@pytest.mark.parametrize(
+    "argv0, train, stylize",
+    [
+        ("eval.py", "python train.py", "python eval.py"),  # a checkout's script, as typed
+        ("../transformnet/train.py", "python ../transformnet/train.py", "python ../transformnet/eval.py"),
+        ("/venv/bin/transformnet-stylize", "transformnet-train", "transformnet-stylize"),  # a wheel has no scripts
+        ("", "transformnet-train", "transformnet-stylize"),  # the Python API in a notebook
+    ],
+)
+def test_messages_name_the_commands_as_this_process_can_run_them(monkeypatch, argv0, train, stylize):
+    from transformnet.commands import command
+
+    monkeypatch.setattr(sys, "argv", [argv0])
+    assert (command("train"), command("stylize")) == (train, stylize)
+
+
+def test_a_models_folder_that_is_not_there_is_said_so(tmp_path, monkeypatch):
+    """It read "available in nope/: none (train one ...)", as if the user had no models."""
+    with pytest.raises(ModelError, match=f"^{tmp_path / 'nope'}: no such folder \\(the folder of models --checkpoints names\\)$"):
+        tn.load_model("starry", checkpoints=tmp_path / "nope")
+    monkeypatch.setenv("TRANSFORMNET_CHECKPOINTS", str(tmp_path / "file"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ModelError, match="file: not a folder \\(the folder of models \\$TRANSFORMNET_CHECKPOINTS names\\)$"):
+        tn.list_models()
+    done = subprocess.run([sys.executable, "-m", "transformnet"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr.strip().startswith(f"error: {tmp_path / 'file'}: not a folder")

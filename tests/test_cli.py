@@ -255,7 +255,7 @@ def test_every_flag_belongs_to_a_job():
     """A new flag must be added to FLAGS_OF_JOB, or every use of it would be refused."""
     from transformnet import cli
 
-    dests = {a.dest for a in cli.build_parser()._actions if a.option_strings} - {"help", "model", "style", "info"}
+    dests = {a.dest for a in cli.build_parser()._actions if a.option_strings} - set(cli.EVERY_JOB)
     assert dests == set().union(*cli.FLAGS_OF_JOB.values())
 
 
@@ -356,7 +356,7 @@ def test_info_prints_metadata(model_dir):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("model       random: ") and "Keras 3." in lines[0]
     assert lines[1].startswith("network     width 0.25, 5 residual blocks, ") and lines[1].endswith(" parameters")
-    assert "no train.py metadata" in lines[2]
+    assert "no training metadata" in lines[2]
     result = run("--info", "random", "--checkpoints", model_dir, "--json")
     info = json.loads(result.stdout)
     assert info["model"]["width"] == 0.25 and info["model"]["parameters"] > 1000
@@ -392,6 +392,22 @@ def test_slow_path_bad_vgg_weights(tmp_path, photo):
 def test_usage_errors_exit_2():
     assert run("--image", "x.jpg").returncode == 2
     assert run("--model", "a").returncode == 2
+
+
+def test_version_and_the_commands_a_message_suggests(tmp_path, photo):
+    """Both commands answer --version; run as a checkout's script, a planned model's message
+    names the scripts by the path they were started with (an installed wheel: its entry points)."""
+    from transformnet import __version__
+
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"eval.py (transformnet {__version__})"
+    train = subprocess.run([sys.executable, str(ROOT / "train.py"), "--version"], capture_output=True, text=True)
+    assert train.returncode == 0 and train.stdout.strip() == f"train.py (transformnet {__version__})"
+    (tmp_path / "styles").mkdir()
+    (tmp_path / "styles" / "wave.jpg").write_bytes(b"not read")
+    line = one_error_line(run("--model", "wave", "--image", photo, "--checkpoints", tmp_path), "wave")
+    assert f"train it with python {ROOT / 'train.py'} --style" in line
+    assert f"without training: python {ROOT / 'eval.py'} --style" in line
 
 
 # --- issue 9: outputs that cannot be written, offline start --------------------------------------

@@ -364,6 +364,19 @@ def test_a_resume_that_trains_no_step_exports_the_run_as_it_was(tmp_path):
     assert any(line.startswith("losses") and line.endswith("(mean of the last 1 step)") for line in lines), lines
 
 
+def test_a_resume_after_a_kill_draws_each_step_once_in_tensorboard(tmp_path):
+    """A killed run has logged past its last checkpoint; the resumed run logs those steps again,
+    and TensorBoard drew both (steps 4, 5, 6 twice here) until the resume marked its start."""
+    make_photos(tmp_path / "photos", count=6, corrupt=False)
+    common = dict(checkpoint_every=3, log_every=1, val_every=3)
+    run(args(tmp_path, "k", 6, **common))
+    os.remove(tmp_path / "runs" / "k" / "checkpoints" / "ckpt-000000006.npz")  # the kill came before it
+    run(args(tmp_path, "k", 6, resume=True, force=True, **common))
+    logs = tensorboard_reader.run(tmp_path / "runs" / "k")
+    assert [step for step, _ in tensorboard_reader.values(logs, "losses/total")] == [1, 2, 3, 4, 5, 6]
+    assert [step for step, _ in tensorboard_reader.values(logs, "validation/total")] == [3, 6]
+
+
 def test_a_fetch_right_after_compiling_shows_no_rate_rather_than_zero(tmp_path, capsys):
     """--log-every 1: the first fetch's interval holds only the compiling step, so its rate is
     unknown; it was printed (and logged to TensorBoard) as 0 img/s."""
@@ -415,6 +428,32 @@ def test_checkpoint_truncated_or_corrupt_falls_back(tmp_path):
     assert os.path.basename(path) == "ckpt-000000002.npz" and meta["step"] == 2
     assert len(log) == 2
     np.testing.assert_array_equal(loaded["trainable"][0], groups["trainable"][0])
+
+
+def test_an_unreadable_or_later_checkpoint_never_prunes_the_runs_own(tmp_path):
+    """A corrupt ckpt-50 (resumed from 3 past it) kept its --keep slot and outranked each new
+    checkpoint, which was deleted as it was written while the console said it was saved."""
+    from transformnet.checkpoints import latest_good, list_checkpoints, save_checkpoint
+
+    groups = {"trainable": [np.arange(10, dtype="float32")], "optimizer": [np.int64(3)]}
+
+    def save(step, keep):
+        return save_checkpoint(tmp_path, step, groups, {"data": {"epoch": 0, "index": step}}, keep=keep)
+
+    def steps():
+        return [int(os.path.basename(p)[5:14]) for p in list_checkpoints(tmp_path)]
+
+    for step in (1, 2, 3):
+        save(step, keep=2)
+    (tmp_path / "ckpt-000000050.npz").write_bytes(b"killed mid-write")
+    log = []
+    assert latest_good(tmp_path, log=log.append)[2]["step"] == 3
+    assert len(log) == 1 and "kept as ckpt-000000050.npz.unreadable, trying the previous checkpoint" in log[0]
+    for step in (4, 5):
+        assert os.path.isfile(save(step, keep=2))
+    assert steps() == [4, 5] and (tmp_path / "ckpt-000000050.npz.unreadable").read_bytes() == b"killed mid-write"
+    save(60, keep=1)  # a later checkpoint that loads: not this run's past, so neither pruned nor counted
+    assert os.path.isfile(save(6, keep=1)) and steps() == [6, 60]
 
 
 def test_fresh_run_refuses_to_reuse_a_logdir_with_checkpoints(trained, capsys):
@@ -526,7 +565,7 @@ def test_help_gives_every_flag_a_line_and_its_default():
 
     parser = build_parser()
     for action in parser._actions:
-        if action.dest == "help":
+        if action.dest in ("help", "version"):  # argparse's own
             continue
         assert action.help, action.option_strings
         if action.default not in (None, False):
@@ -700,8 +739,8 @@ def test_a_second_run_in_a_busy_logdir_stops_in_one_line(photos):
     with folder_lock(logdir):
         with pytest.raises(TrainingError) as info:
             transformnet.train(**tiny_settings(photos, "twice", 2), log=lambda line: None)
-    assert str(info.value) == (f"{logdir}: another train.py (pid {os.getpid()} on {socket.gethostname()}) is training "
-                               "in this folder; wait for it to end, or give this run another --name or --logdir")
+    assert str(info.value) == (f"{logdir}: another training run (pid {os.getpid()} on {socket.gethostname()}) is using "
+                               "this folder; wait for it to end, or give this run another --name or --logdir")
     assert [p.name for p in logdir.iterdir()] == [".lock"]
     assert not (photos / "checkpoints").exists()
     transformnet.train(**tiny_settings(photos, "twice", 2), log=lambda line: None)  # free again: it trains
@@ -743,7 +782,7 @@ def test_bar_moves_every_step_without_a_sync_per_step(photos, monkeypatch):
     assert len(fetches) == 1 and [e[1] for e in events if e[0] == "losses"] == [7]  # one sync, at the end
     assert "7/7" in screen.getvalue() and "loss " in screen.getvalue()
     assert lines[-2].startswith(f"exported {settings.output_path} (7 steps, ")
-    assert lines[-1] == f"stylize with it: python eval.py --model {settings.output_path} --image PHOTO"
+    assert lines[-1] == f"stylize with it: transformnet-stylize --model {settings.output_path} --image PHOTO"  # as installed
 
 
 def test_the_command_that_uses_a_model_is_by_name_where_a_name_finds_it(tmp_path, monkeypatch):
@@ -825,6 +864,8 @@ def test_a_training_checkpoint_stylizes_as_the_model_it_becomes(trained, tmp_pat
     info = tn.model_info(checkpoint)
     assert info["training"]["steps"] == 20 and info["training"]["images_seen"] == metadata["images_seen"]
     assert info["training"]["style_sha256"] == metadata["style_sha256"] and info["model"]["width"] == metadata["settings"]["width"]
+    for key in ("final_losses", "final_losses_steps", "validation_losses"):  # --info said "none recorded"
+        assert info["training"][key] == metadata[key], key
     other = tmp_path / "weights.npz"
     np.savez(other, a=np.zeros(3))
     with pytest.raises(ModelError, match=r"weights\.npz: not a training checkpoint \(KeyError"):

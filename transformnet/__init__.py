@@ -117,6 +117,7 @@ def train(style, data, name, *, log=print, **settings):
     line. Returns ``(path, metadata)``: the exported ``OUTPUT/NAME.keras`` and what it stores
     (settings, steps, final and validation losses, ...; see :func:`model_info`).
     """
+    from .commands import command
     from .training import parse_settings, train as run
 
     config = settings.pop("config", None)  # train.py --config: a model's saved settings become the defaults
@@ -124,7 +125,7 @@ def train(style, data, name, *, log=print, **settings):
     full = parse_settings(argv + ([] if config is None else [f"--config={os.fspath(config)}"]))
     unknown = sorted(set(settings) - set(full.fields()))
     if unknown:
-        raise TypeError(f"train() got unknown settings {unknown}; see train.py --help for the settings")
+        raise TypeError(f"train() got unknown settings {unknown}; see {command('train')} --help for the settings")
     if settings.get("logdir") is None:
         settings.pop("logdir", None)  # keep parse_settings' default, runs/NAME
     full = full.replace(**{k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in settings.items()})

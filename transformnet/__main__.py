@@ -6,11 +6,15 @@ Imports neither Keras nor TensorFlow, so it answers at once.
 import sys
 
 from . import __version__
-from .fast import available_models, model_folders
+from .fast import ModelError, available_models, model_folders
 
 
 def main():
-    folders = model_folders()
+    try:
+        folders = model_folders()
+    except ModelError as error:  # a $TRANSFORMNET_CHECKPOINTS that is no folder
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     models = ", ".join(available_models(folders)) or "none yet (train one)"
     folder = " and ".join(f + "/" for f in folders)
     print(f"""transformnet {__version__}: fast neural style transfer with Keras 3 (Johnson et al. 2016)

@@ -28,10 +28,16 @@ import numpy as np
 from .files import atomic_write
 
 PATTERN = re.compile(r"^ckpt-(\d{9})\.npz$")
+UNREADABLE = ".unreadable"
+"""Suffix of a checkpoint that would not load (``latest_good``), kept for a look, never resumed."""
 
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used; ``str()`` names the file."""
+
+
+def _step(path):
+    return int(PATTERN.match(os.path.basename(path)).group(1))
 
 
 def checkpoint_path(directory, step):
@@ -66,7 +72,10 @@ def save_checkpoint(directory, step, groups, meta, keep=None):
 
     atomic_write(path, write, replace=True)  # a checkpoint of the same step holds the same state
     if keep:
-        for old in list_checkpoints(directory)[:-keep]:
+        # Only this run's past counts: a file of a later step (another run's) is not pruned, and
+        # cannot push out the file just written (which once left only a corrupt later one).
+        earlier = [old for old in list_checkpoints(directory) if _step(old) < step]
+        for old in earlier[: max(len(earlier) - (keep - 1), 0)]:
             os.remove(old)
     for stale in glob.glob(os.path.join(directory, ".tmp-*.npz")):
         os.remove(stale)  # left by a crash during an earlier write
@@ -104,12 +113,21 @@ def read_meta(path):
 
 
 def latest_good(directory, log=print):
-    """``(path, groups, meta)`` of the newest checkpoint that loads, or ``None`` if there is none."""
+    """``(path, groups, meta)`` of the newest checkpoint that loads, or ``None`` if there is none.
+
+    One that does not load is renamed ``NAME.unreadable`` (kept, not deleted): left in place, it
+    held a slot of ``--keep`` and outranked the resumed run's own newer checkpoints, which were
+    then pruned as they were written."""
     for path in reversed(list_checkpoints(directory)):
         try:
             groups, meta = load_checkpoint(path)
         except CheckpointError as error:
-            log(f"warning: {error}; trying the previous checkpoint")
+            try:
+                os.replace(path, path + UNREADABLE)
+                kept = f"kept as {os.path.basename(path)}{UNREADABLE}"
+            except OSError:  # another process of the job moved it first, or a read-only folder
+                kept = "left in place"
+            log(f"warning: {error}; {kept}, trying the previous checkpoint")
             continue
         return path, groups, meta
     return None

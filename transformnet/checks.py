@@ -95,11 +95,15 @@ def vgg_weights(spec):
 def shipped_painting_hint(path):
     """For a painting given by a model's name (``--style starry``, after ``--model starry``)
     that is no file: "; the painting of the model starry is checkpoints/styles/starry.jpg"."""
-    from .fast import model_folders, shipped_painting
+    from .fast import ModelError, model_folders, shipped_painting
 
     if os.path.lexists(path) or os.path.basename(path) != path:  # a bare name only
         return ""
-    for folder in model_folders():
+    try:
+        folders = model_folders()
+    except ModelError:  # a bad $TRANSFORMNET_CHECKPOINTS: no hint, the painting's own error stands
+        return ""
+    for folder in folders:
         found = shipped_painting(path, folder)
         if os.path.isfile(found):
             return f"; the painting of the model {path} is {found}"

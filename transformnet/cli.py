@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import asdict
 
-from . import checks, config
+from . import __version__, checks, config
 from .checks import FlagError
 from .fast import ModelError, resolve_model
 from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
@@ -47,6 +47,10 @@ FLAGS_OF_JOB = {
 """The flags each job of eval.py reads (dest names). Any other flag given would be silently
 ignored (a fast-path --tile with --style, a slow-path --iterations with --model, --output with
 --info), so :func:`check_flags_fit_the_job` refuses it before any work."""
+
+
+EVERY_JOB = ("model", "style", "info", "help", "version")
+"""The flags that choose the job, and argparse's own: no job refuses them."""
 
 
 class CLIError(Exception):
@@ -503,6 +507,7 @@ def build_parser():
         description="Stylize photos: with a trained transform net (--model, fast) or by "
         "optimising the pixels against a painting (--style, slow Gatys et al. path).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s (transformnet {__version__})")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--model", nargs="+", metavar="NAME_OR_PATH", help="a trained model by name (see --checkpoints), a path to a .keras file, or a training checkpoint (.npz); several: every photo in each style")
     mode.add_argument("--style", metavar="PAINTING", help="style image for the slow optimisation path")
@@ -534,7 +539,7 @@ def build_parser():
     real.add_argument("--format", choices=("savedmodel", "tflite", "onnx"), default="savedmodel", help="--export format (default %(default)s)")
     slow = parser.add_argument_group("slow path (--style)")
     slow.add_argument("--size", type=int, default=config.SLOW_SIZE, help="longer side of the result in pixels; a smaller photo keeps its size (default %(default)s)")
-    slow.add_argument("--style-size", type=int, default=None, help="longer side the painting is scaled to, up or down, as train.py scales it (default: --size)")
+    slow.add_argument("--style-size", type=int, default=None, help="longer side the painting is scaled to, up or down, as training scales it (default: --size)")
     slow.add_argument("--iterations", type=int, default=config.SLOW_ITERATIONS, help="optimisation steps (default %(default)s)")
     slow.add_argument("--optimizer", choices=("adam", "lbfgs"), default=config.SLOW_OPTIMIZER, help="default %(default)s")
     slow.add_argument("--learning-rate", type=float, default=config.SLOW_LEARNING_RATE, help="Adam step size on 0..255 pixels (default %(default)s)")
@@ -563,7 +568,7 @@ def check_flags_fit_the_job(parser, args):
     job = job_of(args)
     for action in parser._actions:
         given = action.option_strings and getattr(args, action.dest, None) != parser.get_default(action.dest)
-        if given and action.dest not in FLAGS_OF_JOB[job] + ("model", "style", "info", "help"):
+        if given and action.dest not in FLAGS_OF_JOB[job] + EVERY_JOB:
             owners = " or ".join(other for other, flags in FLAGS_OF_JOB.items() if action.dest in flags)
             parser.error(f"{action.option_strings[0]} does nothing with {job}; it goes with {owners}")
     if job in ("--model", "--style") and not args.image:

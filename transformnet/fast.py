@@ -13,6 +13,7 @@ import zipfile
 
 from . import checks, config
 from .checks import MODEL_SUFFIX
+from .commands import command
 from .files import read_problem
 from .quiet import no_tensorflow_lookups
 
@@ -50,7 +51,12 @@ def model_folders(checkpoint_dir=None):
     """
     explicit = checkpoint_dir or os.environ.get("TRANSFORMNET_CHECKPOINTS")
     if explicit:
-        return [os.fspath(explicit)]
+        explicit = os.fspath(explicit)
+        if not os.path.isdir(explicit):  # not "available: none", which read as "you have no models"
+            given = "--checkpoints" if checkpoint_dir else "$TRANSFORMNET_CHECKPOINTS"
+            problem = "not a folder" if os.path.lexists(explicit) else "no such folder"
+            raise ModelError(f"{explicit}: {problem} (the folder of models {given} names)")
+        return [explicit]
     folders = []
     for folder in (config.CHECKPOINT_DIR, shipped_model_dir()):
         if folder and os.path.isdir(folder) and not any(os.path.samefile(folder, f) for f in folders):
@@ -153,11 +159,11 @@ def _missing_model(spec, folders):
             path = os.path.join(folder, spec + MODEL_SUFFIX)
             return (
                 f"{spec}: no trained model yet ({path} is missing); train it with "
-                f"python train.py --style {painting} --name {spec} --data DIR, or stylize without training: "
-                f"python eval.py --style {painting} --image PHOTO"
+                f"{command('train')} --style {painting} --name {spec} --data DIR, or stylize without training: "
+                f"{command('stylize')} --style {painting} --image PHOTO"
             )
     available = available_models(folders)
-    listing = ", ".join(available) if available else "none (train one with train.py)"
+    listing = ", ".join(available) if available else f"none (train one with {command('train')})"
     return f"{spec}: unknown model; available in {' and '.join(f + '/' for f in folders)}: {listing}"
 
 
@@ -191,15 +197,16 @@ def _checkpoint_name(path):
 
 
 def _checkpoint_training(path):
-    """What a training checkpoint tells of its run, in the shape of an exported model's metadata
-    (its losses are logged to TensorBoard, not stored in it)."""
+    """What a training checkpoint tells of its run, in the shape of an exported model's metadata:
+    the losses too, which checkpoints carry (older ones did not: "none recorded")."""
     meta = _checkpoint_meta(path)
     settings = meta.get("settings", {})
     training = {"name": settings.get("name"), "is_checkpoint": True, "settings": settings, "steps": meta["step"],
                 "images_seen": meta["step"] * settings.get("batch_size", 0), "style_file": os.path.basename(settings.get("style", "?")),
                 "style_sha256": meta.get("style_sha256", "?"), "backend": meta.get("backend"), "precision": settings.get("precision")}
-    if meta.get("wall_time_s") is not None:
-        training["wall_time_s"] = meta["wall_time_s"]
+    for key in ("wall_time_s", "final_losses", "final_losses_steps", "validation_losses"):
+        if meta.get(key) is not None:
+            training[key] = meta[key]
     return training
 
 
@@ -269,7 +276,7 @@ def load_transform_model(path):
     from .network import InstanceNormalization
 
     if not any(isinstance(layer, InstanceNormalization) for layer in model.layers):  # tiling (tiling.py) needs them
-        raise ModelError(f"{path}: not a transform net (no instance normalization layers); train one with train.py")
+        raise ModelError(f"{path}: not a transform net (no instance normalization layers); train one with {command('train')}")
     return model
 
 

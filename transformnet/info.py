@@ -55,7 +55,7 @@ def describe(info):
         network = [f"width {model['width']:g}", f"{model['residual_blocks']} residual blocks"] + network
     lines.append(("network", ", ".join(network)))
     if not run:
-        lines.append(("training", "no train.py metadata in this file"))
+        lines.append(("training", "no training metadata in this file"))
         return _format(lines)
     lines.append(("painting", f"{run.get('style_file', '?')} (sha256 {run.get('style_sha256', '?')}), "
                               f"style measured at {settings.get('style_size', '?')} px"))

@@ -16,7 +16,8 @@ import dataclasses
 import json
 import os
 
-from . import checks, config
+from . import __version__, checks, config
+from .commands import command
 from .files import read_problem
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -185,9 +186,10 @@ def build_parser():
         description="Train a fast style-transfer network for one painting (Johnson et al. 2016).",
         epilog="Every default and the reason for it: transformnet/config.py.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s (transformnet {__version__})")
     what = p.add_argument_group("what to train")
     what.add_argument("--style", required=True, metavar="PAINTING", help="the painting whose style is learned (an image file)")
-    what.add_argument("--name", required=True, help="model name: writes OUTPUT/NAME.keras, which eval.py --model NAME uses")
+    what.add_argument("--name", required=True, help=f"model name: writes OUTPUT/NAME.keras, which {command('stylize')} --model NAME uses")
     what.add_argument("--data", required=True, metavar="DIR|tfds:NAME", help="training photos: a folder (JPEG, PNG, WebP, ...; searched recursively) or tfds:coco/2017")
     what.add_argument("--config", default=None, metavar="FILE", help="take every setting from a .keras model, a checkpoint .npz or a .json file; flags given override them")
     run = p.add_argument_group("training")
@@ -279,7 +281,7 @@ def _saved_defaults(parser, path):
         if key in INVOCATION:
             raise TrainingError(f"{path}: {key!r} says how one run is started, not what it trains; give {_flag(key)} on the command line")
         if key not in known:
-            raise TrainingError(f"{path}: unknown setting {key!r} (settings are train.py's flags with _ for -, e.g. style_weight)")
+            raise TrainingError(f"{path}: unknown setting {key!r} (settings are the training flags with _ for -, e.g. style_weight)")
         convert = actions[key].type
         if isinstance(value, str) and convert is not None:
             try:

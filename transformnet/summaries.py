@@ -104,6 +104,13 @@ class SummaryWriter:
         """Markdown text shown by TensorBoard's text plugin."""
         self._write(text_pb(tag, markdown), step)
 
+    def start(self, first_step):
+        """Marks where this process's part of the run begins: TensorBoard drops what earlier
+        processes in this logdir wrote from ``first_step`` on (a killed run logs past its last
+        checkpoint; a run that found no usable checkpoint starts over), so each step is drawn
+        once. The standard ``SessionLog.START`` event, honoured in ``brain.Event:2`` files."""
+        self._add(event_pb2.Event(step=int(first_step), session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START)))
+
     def hparams(self, settings):
         """``settings`` (dict name -> value) as this run's hyper-parameters (HParams tab)."""
         self._write(hparams_pb({name: hparam_value(value) for name, value in settings.items()}), 0)

@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from . import checks, config, memory
+from .commands import command
 from .info import duration, plural
 from .progress import Progress  # noqa: F401 - part of this module's interface (tests, API)
 from .quiet import load_keras
@@ -115,7 +116,7 @@ def _only_run_in_logdir(settings, dist):
         with folder_lock(settings.logdir):
             yield
     except FolderBusy as holder:
-        raise TrainingError(f"{settings.logdir}: another train.py ({holder}) is training in this folder; wait for it to "
+        raise TrainingError(f"{settings.logdir}: another training run ({holder}) is using this folder; wait for it to "
                             "end, or give this run another --name or --logdir") from None
 
 
@@ -271,6 +272,7 @@ class Run:
         self.writer = SummaryWriter(self.settings.logdir) if chief else Silent()
         lines = None if self.out is print else self.out  # the Python API's log= takes the step lines too
         self.progress = (progress or Progress(self.settings.steps, log=lines)) if chief else Silent()
+        self.writer.start(self.step + 1 if self.step else 0)  # a resumed run writes from the step after its checkpoint
         if self.step == 0:
             saved = self.settings.saved()
             self.writer.text("settings", "```\n" + self.settings.to_json() + "\n```", 0)
@@ -467,7 +469,7 @@ class Run:
                         else "free some space and rerun with --resume")
                 raise WriteError(f"{error}; the trained weights are in {self.last_checkpoint}: {cure}", error.errno) from None
         self.out(f"exported {s.output_path} ({plural(self.step, 'step')}, {duration(metadata['wall_time_s'])})")
-        self.out(f"stylize with it: python eval.py --model {_model_spec(s)} --image PHOTO")
+        self.out(f"stylize with it: {command('stylize')} --model {_model_spec(s)} --image PHOTO")
         return metadata
 
 
