@@ -83,10 +83,9 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
     from .pipeline import Options, stylize_photo
 
     options = Options(tile=tile, max_size=max_size, preserve_color=preserve_color, strength=strength, precision=precision)
-    problem = options.check()
-    if problem:  # named as the argument given here, not as eval.py's flag
-        flag, rest = problem.split(" ", 1)
-        raise ValueError(f"{flag.lstrip('-').replace('-', '_')} {rest}")
+    problem = options.check(as_arguments=True)
+    if problem:
+        raise ValueError(problem)
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     elif not hasattr(model, "layers"):

@@ -181,8 +181,9 @@ def export_model(model, directory, name, fmt, force=False):
         raise ExportError(f"{target}: cannot write ({describe(error)})") from None
     except Exception as error:  # noqa: BLE001 - TF and ONNX errors alike: one line
         number = write_failure_named_in(str(error))  # TF's savers report a full disk as text
-        what = "export failed" if number is None else "cannot write"
-        raise ExportError(f"{target}: {what} ({describe(error) if number is None else os.strerror(number)})") from None
+        if number is not None:
+            raise ExportError(f"{target}: cannot write ({os.strerror(number)})") from None
+        raise ExportError(f"{target}: export failed ({describe(error)})") from None
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)

@@ -112,43 +112,50 @@ class Options:
     strength: float = 1.0
     precision: str = "auto"  # inference.PRECISIONS: auto = bfloat16 where the CPU has it
 
-    def check(self):
-        """Returns a one-line problem with the options, or None."""
-        problem = self._check_types()
-        if problem:
-            return problem
+    def check(self, as_arguments=False):
+        """Returns a one-line problem with the options, or None. Options are named as eval.py's
+        flags (``--max-size``), or with ``as_arguments`` as the Python API's (``max_size``)."""
+
+        def name(field):
+            return field if as_arguments else "--" + field.replace("_", "-")
+
+        for field, (fits, words) in OPTION_TYPES.items():
+            value = getattr(self, field)
+            if not fits(value):
+                return f"{name(field)} must be {words}, not {value!r}"
         # config, not tiling: checking flags must not import Keras (cli.py checks before loading).
         minimum = 2 * config.TILE_BLEND
         if self.tile is not None and self.tile < minimum:
-            return f"--tile must be at least {minimum} pixels, not {self.tile}"
+            return f"{name('tile')} must be at least {minimum} pixels, not {self.tile}"
         if self.max_size is not None and self.max_size < 2:
-            return f"--max-size must be at least 2 pixels, not {self.max_size}"
+            return f"{name('max_size')} must be at least 2 pixels, not {self.max_size}"
         if not 0.0 <= self.strength <= 1.0:
-            return f"--strength must be between 0 and 1, not {self.strength}"
+            return f"{name('strength')} must be between 0 and 1, not {self.strength}"
         from .inference import PRECISIONS  # numpy only: no Keras import
 
         if self.precision not in PRECISIONS:
-            return f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision}"
+            return f"{name('precision')} must be one of {', '.join(PRECISIONS)}, not {self.precision}"
         return None
 
-    def _check_types(self):
-        """argparse types the flags, the Python API does not: there ``strength="0.5"`` failed in a
-        comparison and ``preserve_color="no"`` switched it on. A bool is no number here."""
-        rules = {
-            "tile": (numbers.Integral, "a whole number of pixels or None"),
-            "max_size": (numbers.Integral, "a whole number of pixels or None"),
-            "strength": (numbers.Real, "a number between 0 and 1"),
-            "preserve_color": ((bool, np.bool_), "True or False"),
-            "precision": (str, "a string"),
-        }
-        for name, (kind, words) in rules.items():
-            value = getattr(self, name)
-            if value is None and name in ("tile", "max_size"):
-                continue
-            a_bool_for_a_number = isinstance(value, (bool, np.bool_)) and name != "preserve_color"
-            if not isinstance(value, kind) or a_bool_for_a_number:
-                return f"--{name.replace('_', '-')} must be {words}, not {value!r}"
-        return None
+
+def _is_bool(value):
+    return isinstance(value, (bool, np.bool_))
+
+
+def _pixels_or_none(value):
+    return value is None or (isinstance(value, numbers.Integral) and not _is_bool(value))
+
+
+OPTION_TYPES = {
+    "tile": (_pixels_or_none, "a whole number of pixels or None"),
+    "max_size": (_pixels_or_none, "a whole number of pixels or None"),
+    "strength": (lambda value: isinstance(value, numbers.Real) and not _is_bool(value), "a number between 0 and 1"),
+    "preserve_color": (_is_bool, "True or False"),
+    "precision": (lambda value: isinstance(value, str), "a string"),
+}
+"""Each option's type, checked first: argparse types the flags, the Python API does not, where
+``strength="0.5"`` failed in a comparison and ``preserve_color="no"`` switched it on. A bool is
+no number here."""
 
 
 def stylize_photo(model, photo, options=None, progress=None):
