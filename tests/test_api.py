@@ -83,11 +83,11 @@ def test_a_painting_without_its_model_says_how_to_use_it(tmp_path):
         resolve_model("wave", tmp_path)
 
 
-def test_a_name_is_looked_up_in_the_working_folder_then_in_the_shipped_models(checkpoints, tmp_path, monkeypatch):
+def test_a_name_is_looked_up_in_the_working_folder_then_in_the_shipped_models(checkpoints, tmp_path, monkeypatch, capsys):
     """Without --checkpoints: ./checkpoints (train.py's default output) first, then the models that
     ship with transformnet, so training a model of one's own never hides ``starry``, and an
     installed wheel finds its models from any folder. --checkpoints DIR (or the variable) alone
-    when given."""
+    when given. One's own ``random`` hiding a shipped ``random`` is said in a note."""
     from transformnet import fast
 
     mine = tmp_path / "work" / "checkpoints"
@@ -100,7 +100,16 @@ def test_a_name_is_looked_up_in_the_working_folder_then_in_the_shipped_models(ch
     assert fast.model_folders() == ["checkpoints", str(checkpoints)]
     assert tn.list_models() == ["mine", "random"]
     assert fast.resolve_model("random") == (os.path.join("checkpoints", "random.keras"), "random")  # one's own first
+    hidden = str(checkpoints / "random.keras")
+    assert fast.shadowed_model("random", os.path.join("checkpoints", "random.keras")) == hidden
+    assert fast.shadowed_model("mine", os.path.join("checkpoints", "mine.keras")) is None
+    from transformnet import cli
+
+    assert cli._resolve_model("random", None) == (os.path.join("checkpoints", "random.keras"), "random")
+    note = capsys.readouterr().err  # the command line says which file ran, and how to get the other
+    assert note == f"note: --model random is checkpoints/random.keras, which comes before the shipped {hidden}; give that path to use the shipped one\n"
     (mine / "random.keras").unlink()
+    assert fast.shadowed_model("random", hidden) is None
     assert fast.resolve_model("random") == (str(checkpoints / "random.keras"), "random")
     with pytest.raises(ModelError, match=f"nope: unknown model; available in checkpoints/ and {checkpoints}/: mine, random$"):
         fast.resolve_model("nope")

@@ -23,7 +23,7 @@ from dataclasses import asdict
 
 from . import __version__, checks, config
 from .checks import FlagError
-from .fast import ModelError, resolve_model
+from .fast import ModelError, resolve_model, shadowed_model
 from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
 from .images import ImageError, check_output_size, load_image, output_format, probe_image, resize_longer_side, resize_to_max_side
 from .pipeline import expand_images
@@ -235,12 +235,22 @@ def _fitting_their_format(jobs, outputs, sizes, max_size, problems):
     return [job for job, _ in kept], [target for _, target in kept]
 
 
+def _resolve_model(spec, checkpoints):
+    """``resolve_model``, with a note when a model of one's own hides a shipped one of the same name."""
+    path, name = resolve_model(spec, checkpoints)
+    hidden = shadowed_model(spec, path, checkpoints)
+    if hidden:
+        print(f"note: --model {spec} is {path}, which comes before the shipped {hidden}; "
+              f"give that path to use the shipped one", file=sys.stderr, flush=True)
+    return path, name
+
+
 def _resolve_models(specs, checkpoints):
     """``{name: path}`` for the ``--model`` values, in order; one line if two share a name (their
     outputs, ``<stem>_<name>.jpg``, would be one file). A model named twice is used once."""
     models = {}
     for spec in specs:
-        path, name = resolve_model(spec, checkpoints)
+        path, name = _resolve_model(spec, checkpoints)
         if name in models and not _same_file(models[name], path):
             raise CLIError(f"{spec}: --model names two models called {name} ({models[name]} and {path}); "
                            "their outputs would share names: rename one")
@@ -283,7 +293,7 @@ def run_video(args):
     """``--model M --video IN --output OUT``: every frame through the fast pipeline."""
     from .video import VideoError, probe, stylize_video
 
-    model_path, model_name = resolve_model(args.model[0], args.checkpoints)
+    model_path, model_name = _resolve_model(args.model[0], args.checkpoints)
     options = _options(args)
     source = args.video
     try:
@@ -319,7 +329,7 @@ def run_export(args):
     """``--model M --export DIR --format savedmodel|tflite|onnx``."""
     from .export import ExportError, check_target, export_model, use_tensorflow_backend
 
-    model_path, model_name = resolve_model(args.model[0], args.checkpoints)
+    model_path, model_name = _resolve_model(args.model[0], args.checkpoints)
     try:  # a missing optional extra, an existing or unwritable target: before Keras loads
         check_target(args.export, model_name, args.format, args.force)
     except ExportError as error:
@@ -339,7 +349,7 @@ def run_export(args):
 
 
 def run_info(args):
-    model_path, _ = resolve_model(args.info, args.checkpoints)
+    model_path, _ = _resolve_model(args.info, args.checkpoints)
     load_keras()
     from .fast import model_info
     from .info import describe

@@ -132,6 +132,22 @@ def resolve_model(spec, checkpoint_dir=None):
     raise ModelError(_missing_model(spec, folders))
 
 
+def shadowed_model(spec, path, checkpoint_dir=None):
+    """The model that ``--model spec`` did *not* load because ``path`` came first, or None.
+
+    ``./checkpoints/starry.keras`` (a user's own training) wins over the shipped ``starry``
+    (``model_folders``); the command line says so in a note, since outputs of both are named
+    ``<stem>_starry.jpg`` and nothing else would show which painting's model ran.
+    """
+    if looks_like_path(spec) or checkpoint_dir or os.environ.get("TRANSFORMNET_CHECKPOINTS"):
+        return None
+    for folder in model_folders()[1:]:
+        other = os.path.join(folder, spec + MODEL_SUFFIX)
+        if os.path.isfile(other) and not os.path.samefile(other, path):
+            return other
+    return None
+
+
 def _is_model_name(name, checkpoint_dir):
     """Whether ``--model name`` finds a model (for "--model starry.keras" typed for it)."""
     try:
