@@ -138,9 +138,10 @@ def test_video_without_the_video_extra_is_one_line(tmp_path, model_file):
 def test_the_wheel_carries_the_shipped_models_and_finds_them_from_any_folder(tmp_path):
     """``pip install transformnet`` (a wheel, not this checkout) must find ``--model starry``.
 
-    The wheel is built from a copy of the checkout with one more model in checkpoints/, then
-    unpacked as pip would install it, and used from a folder with no checkpoints/ of its own.
-    Every file under checkpoints/ (but hidden ones such as .gitkeep) must be inside it, as transformnet/pretrained/.
+    The wheel is built from a copy of the checkout with a stand-in ``starry.keras`` and a model
+    trained for a try (``extra.keras``) in checkpoints/, then unpacked as pip would install it, and
+    used from a folder with no checkpoints/ of its own. The models named in pyproject.toml (one per
+    painting) and the paintings must be inside it as transformnet/pretrained/; ``extra`` must not.
     """
     build_meta = pytest.importorskip("setuptools.build_meta")  # the [test] extra has setuptools>=77
     source = tmp_path / "source"
@@ -149,8 +150,10 @@ def test_the_wheel_carries_the_shipped_models_and_finds_them_from_any_folder(tmp
         shutil.copy(ROOT / name, source / name)
     for name in ("transformnet", "checkpoints"):
         shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    with zipfile.ZipFile(source / "checkpoints" / "extra.keras", "w") as archive:
-        archive.writestr("config.json", "{}")
+    for name in ("extra", "starry"):
+        if not (source / "checkpoints" / f"{name}.keras").exists():
+            with zipfile.ZipFile(source / "checkpoints" / f"{name}.keras", "w") as archive:
+                archive.writestr("config.json", "{}")
     done = subprocess.run(
         [sys.executable, "-c", f"from setuptools import build_meta; print(build_meta.build_wheel({str(tmp_path / 'dist')!r}))"],
         cwd=source, capture_output=True, text=True, timeout=300,
@@ -163,8 +166,10 @@ def test_the_wheel_carries_the_shipped_models_and_finds_them_from_any_folder(tmp
         members = set(archive.namelist())
     shipped = {os.path.relpath(os.path.join(folder, f), source / "checkpoints")
                for folder, _, files in os.walk(source / "checkpoints") for f in files if not f.startswith(".")}
-    assert "extra.keras" in shipped and "styles/starry.jpg" in shipped
+    shipped.discard("extra.keras")
+    assert {"starry.keras", "styles/starry.jpg", "styles/SOURCES.tsv"} <= shipped
     assert {f"transformnet/pretrained/{f}" for f in shipped} <= members
+    assert "transformnet/pretrained/extra.keras" not in members
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -180,9 +185,44 @@ def test_the_wheel_carries_the_shipped_models_and_finds_them_from_any_folder(tmp
     assert done.returncode == 0, done.stderr
     models, starry = done.stdout.strip().splitlines()
     pretrained = site / "transformnet" / "pretrained"
-    assert "extra" in json.loads(models)
-    if (ROOT / "checkpoints" / "starry.keras").exists():
-        assert starry == str(pretrained / "starry.keras")
-    else:  # not trained yet (issue 8): the error points at the painting inside the wheel
-        assert f"no trained model yet ({pretrained / 'starry.keras'} is missing)" in starry
-        assert f"--style {pretrained / 'styles' / 'starry.jpg'}" in starry
+    assert "starry" in json.loads(models) and "extra" not in json.loads(models)
+    assert starry == str(pretrained / "starry.keras")
+
+
+def test_the_wheel_ships_one_model_per_painting_by_name(pyproject):
+    """pyproject.toml lists the shipped files by name; the list must follow SOURCES.tsv."""
+    import csv
+
+    with open(ROOT / "checkpoints" / "styles" / "SOURCES.tsv", encoding="utf-8", newline="") as handle:
+        paintings = [row["file"] for row in csv.DictReader(handle, delimiter="\t")]
+    names = [painting[: -len(".jpg")] for painting in paintings]
+    data = pyproject["tool"]["setuptools"]["package-data"]
+    assert sorted(data["transformnet.pretrained"]) == sorted(f"{name}.keras" for name in names)
+    assert sorted(data["transformnet.pretrained.styles"]) == sorted(paintings + ["SOURCES.tsv"])
+
+
+def test_the_source_archive_holds_the_scripts_tests_and_pictures(tmp_path):
+    """``pip download --no-binary`` users unpack the sdist and follow the README: eval.py,
+    train.py, the whole test suite (conftest.py too) and docs/ must be in it."""
+    pytest.importorskip("setuptools.build_meta")
+    source = tmp_path / "source"
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    for name in listed.stdout.splitlines():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, source / name)
+    done = subprocess.run(
+        [sys.executable, "-c", f"from setuptools import build_meta; print(build_meta.build_sdist({str(tmp_path / 'dist')!r}))"],
+        cwd=source, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    import tarfile
+
+    with tarfile.open(tmp_path / "dist" / done.stdout.strip().splitlines()[-1]) as archive:
+        members = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    tracked = set(listed.stdout.splitlines())
+    wanted = {"eval.py", "train.py", "README.md", "LICENSE", "pyproject.toml", "checkpoints/styles/starry.jpg"}
+    wanted |= {name for name in tracked if name.startswith(("tests/", "docs/", "transformnet/"))}
+    assert wanted <= members, sorted(wanted - members)
+    assert not any("__pycache__" in name for name in members)
