@@ -182,12 +182,15 @@ def test_a_slow_input_pipeline_shows_as_input_time(tmp_path, monkeypatch):
 
 
 def test_hparams_dashboard_lists_settings_and_losses(trained):
-    """TensorBoard's HParams backend shows the run: every setting, final and validation losses."""
+    """TensorBoard's HParams backend shows the run: the settings that make it what it is, its
+    budget, final and validation losses."""
+    from transformnet.settings import HPARAMS
+
     tmp, metadata, _ = trained
     (hparams, metrics), = tensorboard_reader.hparams_table(tmp / "runs").values()
     assert hparams["style_weight"] == metadata["settings"]["style_weight"]
-    assert hparams["name"] == "tiny" and hparams["steps"] == 20 and hparams["precision"] == "float32"
-    assert set(hparams) == set(metadata["settings"])
+    assert hparams["name"] == "tiny" and metrics["budget/steps"] == 20 and hparams["precision"] == "float32"
+    assert set(hparams) == set(HPARAMS) and set(HPARAMS) <= set(metadata["settings"])
     for name in ("total", "content", "style", "tv"):
         assert metrics[f"losses/{name}"] == pytest.approx(metadata["final_losses"][name], rel=1e-6)
         assert metrics[f"validation/{name}"] == pytest.approx(metadata["validation_losses"][name], rel=1e-6)
@@ -375,6 +378,26 @@ def test_a_resume_after_a_kill_draws_each_step_once_in_tensorboard(tmp_path):
     logs = tensorboard_reader.run(tmp_path / "runs" / "k")
     assert [step for step, _ in tensorboard_reader.values(logs, "losses/total")] == [1, 2, 3, 4, 5, 6]
     assert [step for step, _ in tensorboard_reader.values(logs, "validation/total")] == [3, 6]
+
+
+def test_a_resume_that_grows_the_budget_shows_the_new_one_in_tensorboard(tmp_path):
+    """The HParams tab showed --steps 6 for a run resumed to 9 (TensorBoard keeps a run's first
+    hyper-parameters): the budget is a scalar whose last value the tab shows, and the settings
+    text is written again where the resume starts."""
+    import json
+
+    make_photos(tmp_path / "photos", count=6, corrupt=False)
+    common = dict(checkpoint_every=3, log_every=3, val_every=100)
+    run(args(tmp_path, "grow", 6, **common))
+    run(args(tmp_path, "grow", 9, resume=True, force=True, **common))
+    (hparams, metrics), = tensorboard_reader.hparams_table(tmp_path / "runs").values()
+    assert "steps" not in hparams and metrics["budget/steps"] == 9
+    logs = tensorboard_reader.run(tmp_path / "runs" / "grow")
+    from tensorboard.util import tensor_util
+
+    texts = [(event.step, tensor_util.make_ndarray(event.tensor_proto).item().decode()) for event in logs.Tensors("settings")]
+    assert [step for step, _ in texts] == [0, 7]
+    assert [json.loads(text.strip("`\n"))["steps"] for _, text in texts] == [6, 9]
 
 
 def test_a_fetch_right_after_compiling_shows_no_rate_rather_than_zero(tmp_path, capsys):

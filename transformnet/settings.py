@@ -32,6 +32,13 @@ what was trained, and the exported model's metadata reports them. ``--steps`` ma
 paths (painting, photos, weights) may move to another machine; the rest only says how to log."""
 
 
+HPARAMS = ("name",) + SAME_RUN
+"""What TensorBoard's HParams tab shows of a run: the settings no ``--resume`` can change.
+TensorBoard keeps the first hyper-parameters a run logs, so a growable setting (``--steps``)
+would show its first value for ever; the budget is the ``budget/steps`` scalar instead, whose
+last value the tab shows as a metric, and the ``settings`` text is written again at each resume."""
+
+
 class TrainingError(RuntimeError):
     """A run that cannot start or continue; ``str()`` is one line saying why."""
 

@@ -35,7 +35,7 @@ from .commands import command
 from .info import duration, plural
 from .progress import Progress  # noqa: F401 - part of this module's interface (tests, API)
 from .quiet import load_keras
-from .settings import TrainingError, TrainSettings, build_parser, parse_settings  # noqa: F401
+from .settings import HPARAMS, TrainingError, TrainSettings, build_parser, parse_settings  # noqa: F401
 from .steps import RUN_AHEAD, JaxStepper, TensorFlowStepper, device_name, loss_names, seed_everything  # noqa: F401
 
 validate = TrainSettings.validate
@@ -272,11 +272,13 @@ class Run:
         self.writer = SummaryWriter(self.settings.logdir) if chief else Silent()
         lines = None if self.out is print else self.out  # the Python API's log= takes the step lines too
         self.progress = (progress or Progress(self.settings.steps, log=lines)) if chief else Silent()
-        self.writer.start(self.step + 1 if self.step else 0)  # a resumed run writes from the step after its checkpoint
+        first = self.step + 1 if self.step else 0  # a resumed run writes from the step after its checkpoint
+        self.writer.start(first)
+        self.writer.text("settings", "```\n" + self.settings.to_json() + "\n```", first)  # a resume may grow --steps
+        self.writer.scalar("budget/steps", self.settings.steps, first)
         if self.step == 0:
             saved = self.settings.saved()
-            self.writer.text("settings", "```\n" + self.settings.to_json() + "\n```", 0)
-            self.writer.hparams(saved)
+            self.writer.hparams({key: saved[key] for key in HPARAMS})
             self.writer.image("images/style", style, 0)
             for i, image in enumerate(self.val_images[: config.VALIDATION_IMAGES_SHOWN]):
                 self.writer.image(f"images/validation_photo_{i}", image, 0)
