@@ -55,3 +55,25 @@ def test_finish_order():
     photo, stylized = _images()
     out = color.finish(photo, stylized, preserve=True, strength=0.5)
     np.testing.assert_allclose(out, 0.5 * color.preserve_color(photo, stylized) + 0.5 * photo, atol=1e-4)
+
+
+def test_finish_of_a_large_photo_needs_about_one_more_float_image():
+    """--preserve-color on a 24 MP photo took 4.3 GB where the plain path takes 1.7 GB (six
+    float64 copies); in bands, the extra memory is the output and a few MB. Checked on 6 MP,
+    and the banded result must equal the definition (YCbCr swap, then the blend)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    photo = rng.integers(0, 256, (2000, 3000, 3), dtype=np.uint8)
+    stylized = rng.uniform(0, 255, photo.shape).astype(np.float32)
+    tracemalloc.start()
+    try:
+        out = color.finish(photo, stylized, preserve=True, strength=0.7)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.dtype == np.float32 and peak < 2 * stylized.nbytes, peak / stylized.nbytes
+    rows = slice(990, 1060)  # across a band edge
+    mixed = np.concatenate([color.rgb_to_ycbcr(stylized[rows])[..., :1], color.rgb_to_ycbcr(photo[rows])[..., 1:]], axis=-1)
+    want = 0.7 * np.clip(color.ycbcr_to_rgb(mixed), 0, 255) + 0.3 * photo[rows]
+    np.testing.assert_allclose(out[rows], want, atol=2e-3)
