@@ -8,12 +8,14 @@ import pytest
 from transformnet import video
 
 
-def _make_clip(path, audio, fps=12, seconds=1, size="64x48"):
+def _make_clip(path, audio, fps=12, seconds=1, size="64x48", audio_seconds=None, video_filter=None):
     cmd = [video.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-           "-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}"]
+           "-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}:duration={seconds}"]
     if audio:
-        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac"]
-    cmd += ["-t", str(seconds), "-pix_fmt", "yuv420p", "-c:v", "libx264", str(path)]
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={audio_seconds or seconds}", "-c:a", "aac"]
+    if video_filter:  # a variable frame rate: keep only the frames the filter selects
+        cmd += ["-vf", video_filter, "-fps_mode", "vfr"]
+    cmd += ["-pix_fmt", "yuv420p", "-c:v", "libx264", str(path)]
     subprocess.run(cmd, check=True)
 
 
@@ -49,6 +51,36 @@ def test_video_keeps_fps_frames_and_audio(tmp_path, audio):
     b = np.frombuffer(next(reader_out), np.uint8).astype(float)
     assert np.abs((255 - a) - b).mean() < 12
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_an_audio_track_a_little_shorter_keeps_every_frame(tmp_path):
+    """Camera and phone files often end their audio a few ms before the picture; ffmpeg's
+    -shortest then dropped the last frame and the check for a full disk reported that as one."""
+    src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    _make_clip(src, audio=True, seconds=1, audio_seconds=0.9)
+    assert video.stylize_video(src, dst, lambda frame: frame, progress=False, replace=False) == 12
+    assert _count_frames(dst) == 12 and video.probe(dst).get("audio_codec")
+
+
+def test_a_longer_audio_track_is_cut_to_the_video(tmp_path):
+    src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    _make_clip(src, audio=True, seconds=1, audio_seconds=3)
+    video.stylize_video(src, dst, lambda frame: frame, progress=False, replace=False)
+    assert video.probe(dst)["duration"] < 1.2
+
+
+def test_a_variable_frame_rate_clip_keeps_its_length(tmp_path):
+    """A clip with frames at uneven times (3 of every 10 kept: ffmpeg says 10.2 fps, base rate 30)
+    was decoded at 30 frames/s with repeats and written at 10.2: 3.3 times too long."""
+    import imageio_ffmpeg
+
+    src, dst = tmp_path / "vfr.mp4", tmp_path / "out.mp4"
+    _make_clip(src, audio=False, fps=30, seconds=2, video_filter="select='lt(mod(n\\,10)\\,3)'")
+    frames, seconds = imageio_ffmpeg.count_frames_and_secs(str(src))
+    assert frames == 18  # the clip is what the test means
+    written = video.stylize_video(src, dst, lambda frame: frame, progress=False, replace=False)
+    assert abs(imageio_ffmpeg.count_frames_and_secs(str(dst))[1] - seconds) < 0.35  # 3 of its frames; it was 5.8 s
+    assert written == _count_frames(dst) <= frames + 3
 
 
 def test_a_phone_video_is_read_upright_without_library_chatter(tmp_path, caplog):
@@ -92,6 +124,11 @@ def test_bad_video_is_one_line(tmp_path):
     assert str(bad) in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(video.VideoError, match="no such file"):
         video.probe(tmp_path / "missing.mp4")
+    sound = tmp_path / "sound.m4a"
+    cmd = [video.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=0.5", "-c:a", "aac", str(sound)]
+    subprocess.run(cmd, check=True)
+    with pytest.raises(video.VideoError, match=r"sound\.m4a: no video stream found \(only audio\)$"):
+        video.probe(sound)
 
 
 def test_a_photo_is_not_taken_for_a_video_but_an_animated_gif_is(tmp_path):
@@ -118,9 +155,9 @@ def test_a_full_disk_while_adding_the_audio_names_the_output_not_the_source(tmp_
     full = subprocess.CompletedProcess([], 1, "", "[out#0/mp4 @ 0x1] Error closing file: No space left on device\n")
     monkeypatch.setattr(video.subprocess, "run", lambda *args, **kwargs: full)
     with pytest.raises(WriteError) as info:
-        video._mux_audio(str(tmp_path / "v.mp4"), "in.mp4", str(tmp_path / ".tmp-1.mp4"), "out.mp4")
+        video._mux_audio(str(tmp_path / "v.mp4"), "in.mp4", str(tmp_path / ".tmp-1.mp4"), "out.mp4", 1.0)
     assert str(info.value) == "out.mp4: cannot write (No space left on device)" and info.value.errno in STOPS_EVERYTHING
     other = subprocess.CompletedProcess([], 1, "", "Invalid data found when processing input\n")
     monkeypatch.setattr(video.subprocess, "run", lambda *args, **kwargs: other)
     with pytest.raises(video.VideoError, match="in.mp4: could not copy the audio track"):
-        video._mux_audio(str(tmp_path / "v.mp4"), "in.mp4", str(tmp_path / ".tmp-1.mp4"), "out.mp4")
+        video._mux_audio(str(tmp_path / "v.mp4"), "in.mp4", str(tmp_path / ".tmp-1.mp4"), "out.mp4", 1.0)

@@ -7,7 +7,9 @@ Decoding and encoding use imageio-ffmpeg (the ffmpeg layer under imageio, used d
 frames stream as raw RGB bytes without imageio's plugin machinery). It ships its own static
 ffmpeg binary, so nothing has to be installed system-wide. Frames are decoded as RGB24, stylized one at a time (memory
 stays one frame), and encoded as H.264 (yuv420p, the format every player accepts) at the
-input's frame rate. If the input has an audio track it is then muxed in from the input
+input's frame rate. They are decoded at that same rate (``-r``): a variable-rate clip (phones,
+screen recordings, GIFs with uneven delays) was otherwise decoded at ffmpeg's base rate, with
+repeated frames, and played back at the average rate, three or four times too long. If the input has an audio track it is then muxed in from the input
 unchanged (stream copy; re-encoded as AAC only if the container refuses the original codec).
 The result is written to a temporary file next to the output, read back (ffmpeg does not report
 a full disk), and renamed when complete.
@@ -81,6 +83,9 @@ def probe(path):
         meta = next(reader)
         reader.close()
     except (OSError, RuntimeError, StopIteration) as error:
+        kinds = sorted({kind.lower() for kind in _streams(path)})
+        if kinds and "video" not in kinds:
+            raise VideoError(f"{path}: no video stream found (only {' and '.join(kinds)})") from None
         first = (str(error).strip().splitlines() or ["unreadable"])[-1]
         raise VideoError(f"{path}: not a readable video ({first[:120]})") from None
     if not meta.get("fps") or not meta.get("size"):
@@ -88,11 +93,27 @@ def probe(path):
     return meta
 
 
-def _mux_audio(video_only, source, target, output):
-    """Copies ``source``'s audio (if any) next to ``video_only``'s picture into ``target`` (the
-    temporary file of ``output``). A failed write (full disk) names ``output``, not the source."""
-    base = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", video_only, "-i", source,
-            "-map", "0:v:0", "-map", "1:a?", "-c:v", "copy", "-shortest"]
+def _streams(path):
+    """The kinds of ``path``'s streams as ffmpeg lists them (``["Video", "Audio"]``); [] if none.
+
+    Asked only when reading frames failed, to tell an audio-only file from an unreadable one:
+    imageio-ffmpeg's own error for it is ffmpeg's "Error opening output files"."""
+    import re
+
+    listing = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", path], capture_output=True, text=True, errors="replace")
+    return re.findall(r"^\s*Stream #\S+.*?: (Video|Audio|Subtitle|Data|Attachment):", listing.stderr, re.MULTILINE)
+
+
+def _mux_audio(video_only, source, target, output, seconds):
+    """Copies ``source``'s audio (if any), its first ``seconds`` (the stylized video's length),
+    next to ``video_only``'s picture into ``target`` (the temporary file of ``output``). A failed
+    write (full disk) names ``output``, not the source.
+
+    The audio is cut by reading no more of the source than the video lasts, not by ffmpeg's
+    ``-shortest``: that cut the *video* to an audio track a few milliseconds shorter (common in
+    camera and phone files), dropping its last frame."""
+    base = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", video_only, "-t", f"{seconds:.6f}", "-i", source,
+            "-map", "0:v:0", "-map", "1:a?", "-c:v", "copy"]
     for audio in (["-c:a", "copy"], ["-c:a", "aac", "-b:a", "192k"]):
         result = subprocess.run(base + audio + [target], capture_output=True, text=True)
         if result.returncode == 0:
@@ -157,7 +178,7 @@ def stylize_video(source, target, stylize_frame, progress=True, *, replace):
             frames = _encode(video_only)
             _check_written(video_only, frames, target)
             if has_audio:
-                _mux_audio(video_only, source, tmp, target)
+                _mux_audio(video_only, source, tmp, target, frames / fps)
                 _check_written(tmp, frames, target)
         finally:
             if has_audio and os.path.exists(video_only):
@@ -166,7 +187,7 @@ def stylize_video(source, target, stylize_frame, progress=True, *, replace):
 
     def _encode(video_only):
         frames = 0
-        reader = imageio_ffmpeg.read_frames(source)
+        reader = imageio_ffmpeg.read_frames(source, output_params=["-r", f"{fps:g}"])
         next(reader)
         writer = None  # sized by the first stylized frame: --max-size makes frames smaller
         bar = tqdm(total=estimate, unit="frame", desc=os.path.basename(source), disable=tqdm_disable(not progress))
