@@ -85,3 +85,15 @@ def test_odd_size_and_auto_threshold(model, monkeypatch):
     assert not tiling.needs_tiling((131, 203), tile=None, limit=30_000)
     with pytest.raises(ValueError):
         tiling.stylize_large(model, image, tile=8)
+    with pytest.raises(ValueError):
+        tiling.stylize_large(model, image[:4, :4], tile=8)
+
+
+@pytest.mark.parametrize("side", [2, 4, 7, 12])
+def test_a_photo_smaller_than_its_forced_tile_is_the_untiled_result(model, side):
+    """--tile 64 on a 4x4 photo came out all red (255, 0, 0): its 1x1 feature maps have zero
+    variance, and the tiled pass divided the pilot's rounding residue by sqrt(eps)."""
+    image = np.random.default_rng(side).integers(0, 256, (side, side + 1, 3), dtype=np.uint8)
+    whole = model.predict_on_batch(image[None].astype("float32"))[0]
+    np.testing.assert_allclose(tiling.stylize_large(model, image, tile=64), whole, atol=0.05)
+    assert not tiling.needs_tiling((64, 64), tile=64) and tiling.needs_tiling((64, 65), tile=64)

@@ -269,8 +269,16 @@ def _ramp(c0, c1, size, w0, w1):
 
 
 def needs_tiling(shape, tile=None, limit=AUTO_TILE_PIXELS):
-    """True when ``tile`` is forced or the image has more than ``limit`` pixels."""
-    return tile is not None or shape[0] * shape[1] > limit
+    """True when a forced ``tile`` is smaller than the image, or (no ``tile``) the image has more
+    than ``limit`` pixels.
+
+    An image that fits in one tile is run whole: the same computation, without the pilot pass,
+    and exact where tiling is not. A photo a few pixels wide has 1x1 feature maps, whose instance
+    norm the whole pass computes as exactly zero variance but the tiled pass as the pilot's
+    rounding residue divided by sqrt(eps): a 4x4 photo under ``--tile 64`` came out all red."""
+    if tile is not None:
+        return max(shape[0], shape[1]) > tile
+    return shape[0] * shape[1] > limit
 
 
 _STYLIZERS = {}
@@ -282,6 +290,8 @@ def stylize_large(model, image, tile=None, limit=AUTO_TILE_PIXELS, untiled=None,
     ``untiled(model, image)`` is the whole-image path (defaults to ``model.predict_on_batch``).
     The tiling clone is cached per model so a folder of large photos builds it once.
     """
+    if tile is not None:
+        _check_tile(tile)  # a bad --tile is refused whether or not this image needs it
     if not needs_tiling(image.shape, tile, limit):
         if untiled is not None:
             return untiled(model, image)
