@@ -225,6 +225,30 @@ def test_outputs_are_tagged_srgb_and_read_back_unchanged(tmp_path, suffix):
         np.testing.assert_array_equal(load_image(tmp_path / f"out{suffix}"), pixels)
 
 
+def test_one_image_saved_by_two_runs_is_the_same_file(tmp_path):
+    """The embedded sRGB profile carried the second it was made: two runs on one photo differed."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    code = "import sys, numpy as np; from transformnet.images import save_image; save_image(sys.argv[1], np.full((8, 8, 3), 90, np.uint8), replace=False)"
+    for name in ("a.png", "b.png"):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], cwd=ROOT, check=True)
+        time.sleep(1.1)
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_max_size_never_makes_a_side_thinner_than_a_photo_may_be():
+    """--max-size 100 on a 3x500 strip wrote a 1x100 image, which --image refuses as input."""
+    from transformnet.images import MIN_SIDE, resize_to_max_side
+
+    strip = np.zeros((3, 500, 3), np.uint8)
+    assert resize_to_max_side(strip, 100).shape == (MIN_SIDE, 100, 3)
+    assert resize_to_max_side(strip[:1, :, :], 100).shape == (1, 100, 3)  # never taller than it was
+
+
 def _phone_photo():
     array = np.zeros((40, 60, 3), np.uint8)
     array[:, :30], array[:, 30:] = (200, 30, 30), (30, 30, 200)

@@ -80,9 +80,21 @@ def _scaled_to_gray(image, path, top, what):
 
 
 @functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=None)
+def srgb_icc():
+    """LittleCMS' built-in sRGB profile (588 bytes), as the bytes every written image embeds.
+
+    LittleCMS stamps the profile's header with the time it was made (ICC header bytes 24..35);
+    a fixed date instead makes stylizing one photo twice give the same file, byte for byte.
+    The header's profile ID (an MD5 that would cover the date) is left unset by LittleCMS."""
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    icc[24:36] = struct.pack(">6H", 2024, 1, 1, 0, 0, 0)
+    return bytes(icc)
+
+
 def srgb_profile():
-    """LittleCMS' built-in sRGB profile (588 bytes)."""
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    """``srgb_icc`` as a profile for colour transforms."""
+    return ImageCms.ImageCmsProfile(io.BytesIO(srgb_icc()))
 
 
 def _from_profile(image, icc):
@@ -256,7 +268,7 @@ def resize_longer_side(array, size):
     """Resizes (up or down, Lanczos) so the longer side is ``size``; keeps aspect."""
     h, w = array.shape[:2]
     scale = size / max(h, w)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    new = (max(min(MIN_SIDE, w), round(w * scale)), max(min(MIN_SIDE, h), round(h * scale)))  # a side never drops below MIN_SIDE
     if new == (w, h):
         return array
     return np.asarray(Image.fromarray(array).resize(new, Image.Resampling.LANCZOS))
@@ -319,7 +331,7 @@ def check_output_size(path, width, height):
 def _encode(image, fmt, quality=JPEG_QUALITY):
     buffer = io.BytesIO()
     options = {"quality": quality} if fmt == "JPEG" else {}
-    image.save(buffer, format=fmt, icc_profile=srgb_profile().tobytes(), **options)
+    image.save(buffer, format=fmt, icc_profile=srgb_icc(), **options)
     return buffer.getvalue()
 
 
