@@ -125,6 +125,18 @@ def test_fast_path_stylizes_every_kind_of_photo_at_its_size(tmp_path, model_dir)
     assert not (out / "truncated_random.jpg").exists()
 
 
+def test_an_animated_image_is_stylized_from_its_first_frame_with_a_note(tmp_path, model_dir, photo):
+    """An animated GIF given to --image lost every frame but the first, unsaid."""
+    frames = [Image.new("RGB", (24, 18), (60 * i, 90, 0)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    result = run("--model", "random", "--checkpoints", model_dir, "--image", tmp_path / "anim.gif", photo, "--output", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
+    gif = tmp_path / "anim.gif"
+    assert notes == [f"note: {gif} is animated (3 frames): stylizing its first frame; --video {gif} stylizes every frame"]
+    assert (tmp_path / "out" / "anim_random.jpg").exists() and (tmp_path / "out" / "street_random.jpg").exists()
+
+
 def test_several_models_stylize_every_photo_in_each_style(tmp_path, model_dir, photo):
     """--model a b: <stem>_<model>.jpg for each photo and model, each as --model alone writes it;
     a photo that cannot be read is one line, not one per style; two models with one name (their

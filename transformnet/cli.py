@@ -25,7 +25,7 @@ from . import __version__, checks, config
 from .checks import FlagError
 from .fast import ModelError, resolve_model, shadowed_model
 from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
-from .images import ImageError, check_output_size, load_image, output_format, probe_image, resize_longer_side, resize_to_max_side
+from .images import ImageError, animation_frames, check_output_size, load_image, output_format, probe_image, resize_longer_side, resize_to_max_side
 from .pipeline import expand_images
 from .progress import tqdm_disable
 from .quiet import filtered_stderr, load_keras, out_of_memory
@@ -149,6 +149,11 @@ def run_fast(args):
             good.append(path)
         except ImageError as error:
             problems.append(str(error))
+            continue
+        frames = animation_frames(path)
+        if frames:  # a photo is one picture: say so rather than drop the other frames unseen
+            print(f"note: {path} is animated ({frames} frames): stylizing its first frame; "
+                  f"--video {path} stylizes every frame", file=sys.stderr, flush=True)
     for problem in problems:  # one line each; the other photos are still stylized
         _error(problem)
     if not good:

@@ -243,6 +243,20 @@ def probe_image(path):
     return _read(path, size)
 
 
+def is_animated(image):
+    """Whether an open PIL image has several frames that play (GIF, WebP, APNG): a camera's MPO
+    JPEG (a photo plus a preview or a stereo pair) is still."""
+    return bool(getattr(image, "is_animated", False)) and image.format != "MPO"
+
+
+def animation_frames(path):
+    """The number of frames of an animated image (``is_animated``), else None; unreadable: None."""
+    try:
+        return _read(os.fspath(path), lambda image: image.n_frames if is_animated(image) else None)
+    except ImageError:
+        return None
+
+
 def load_image(path, min_side=None):
     """Reads ``path`` as sRGB uint8 (H, W, 3), or raises ``ImageError``.
 

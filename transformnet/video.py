@@ -60,10 +60,11 @@ def _still_image_format(path):
     stereo pair) is still."""
     from PIL import Image, UnidentifiedImageError
 
+    from .images import is_animated
+
     try:
         with Image.open(path) as image:
-            animated = getattr(image, "is_animated", False) and image.format != "MPO"
-            return None if animated else image.format
+            return None if is_animated(image) else image.format
     except (UnidentifiedImageError, OSError, ValueError):
         return None
 
