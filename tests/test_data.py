@@ -44,6 +44,25 @@ def test_batches_are_uint8_squares_and_resume_exactly(tmp_path):
     batches.close()
 
 
+def test_a_resume_on_a_folder_whose_photos_changed_is_refused(tmp_path):
+    """Photos added since the checkpoint changed the hold-out drawn from the folder: a former
+    validation photo was trained on, with no word. A folder moved elsewhere still resumes."""
+    from transformnet.data import DataError
+
+    root = folder_of(tmp_path, count=10)
+    state = PhotoFolder(root, image_size=16, batch_size=2, holdout=2).state()
+    moved = tmp_path / "moved"
+    os.rename(root, moved)
+    PhotoFolder(str(moved), image_size=16, batch_size=2, holdout=2).restore(state)
+    Image.new("RGB", (40, 30)).save(moved / "added.png")
+    with pytest.raises(DataError, match=rf"^{moved}: holds 11 photos, not the 10 of the checkpoint; --resume needs the same photos"):
+        PhotoFolder(str(moved), image_size=16, batch_size=2, holdout=2).restore(state)
+    os.rename(moved / "0.png", moved / "renamed.png")
+    (moved / "added.png").unlink()
+    with pytest.raises(DataError, match="holds other photos than at the checkpoint"):
+        PhotoFolder(str(moved), image_size=16, batch_size=2, holdout=2).restore(state)
+
+
 def test_epochs_are_shuffled_differently_and_by_seed(tmp_path):
     root = folder_of(tmp_path, count=12)
     a = PhotoFolder(root, 16, 2, seed=1, holdout=1)

@@ -400,6 +400,28 @@ def test_a_resume_that_grows_the_budget_shows_the_new_one_in_tensorboard(tmp_pat
     assert [json.loads(text.strip("`\n"))["steps"] for _, text in texts] == [6, 9]
 
 
+def test_validation_runs_a_batch_size_at_a_time_with_the_losses_of_all_at_once():
+    """--validation-photos 200 ran as one batch of 200 (6.5 GB at 256 px), beyond the memory
+    checked for a train step of --batch-size photos."""
+    from types import SimpleNamespace
+
+    from transformnet.training import Run
+
+    seen = []
+
+    def evaluate(batch):  # a loss that is a mean over the batch's images, as every loss is
+        seen.append(len(batch))
+        return batch + 1, {"total": float(batch.mean()), "tv": float((batch ** 2).mean())}
+
+    run = object.__new__(Run)
+    run.settings, run.stepper = SimpleNamespace(batch_size=3), SimpleNamespace(evaluate=evaluate)
+    images = np.arange(7 * 2 * 2 * 3, dtype=np.float32).reshape(7, 2, 2, 3)
+    shown, losses = run.evaluate_in_batches(images)
+    assert seen == [3, 3, 1]
+    assert losses == pytest.approx({"total": float(images.mean()), "tv": float((images ** 2).mean())}, rel=1e-6)
+    np.testing.assert_array_equal(shown, images[:4] + 1)  # the ones TensorBoard shows
+
+
 def test_a_fetch_right_after_compiling_shows_no_rate_rather_than_zero(tmp_path, capsys):
     """--log-every 1: the first fetch's interval holds only the compiling step, so its rate is
     unknown; it was printed (and logged to TensorBoard) as 0 img/s."""

@@ -26,6 +26,7 @@ has none) and keeps a GPU fed, so the folder reader is numpy + PIL only:
 """
 
 import collections
+import hashlib
 import os
 import sys
 import threading
@@ -117,6 +118,15 @@ def centre_crop(array, size):
     return array[top : top + size, left : left + size]
 
 
+def _fingerprint(paths, root):
+    """sha256 of the photo list (paths relative to ``root``, so a folder moved to another machine
+    matches): what a resume must find unchanged (``PhotoFolder.restore``)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(os.path.relpath(path, root).encode("utf-8", "surrogateescape") + b"\0")
+    return digest.hexdigest()
+
+
 def held_out(count, asked):
     """Validation photos taken from ``count``: as many as asked, but never more than
     ``config.VALIDATION_FRACTION`` of them, so a small folder still has photos to train on."""
@@ -154,6 +164,7 @@ class PhotoFolder:
         held = set(order[:holdout].tolist())
         self.val_paths = [paths[i] for i in sorted(held)]
         self.total = len(paths)
+        self.fingerprint = _fingerprint(paths, root)
         index, count = shard
         self.paths = [p for i, p in enumerate(paths) if i not in held][index::count]
         if not self.paths:
@@ -195,9 +206,21 @@ class PhotoFolder:
 
     # --- position -------------------------------------------------------------------------
     def state(self):
-        return {"epoch": self.epoch, "index": self.index, "skipped": self.skipped, "bad": sorted(self.bad)}
+        return {"epoch": self.epoch, "index": self.index, "skipped": self.skipped, "bad": sorted(self.bad),
+                "photos": self.total, "photos_sha256": self.fingerprint}
 
     def restore(self, state):
+        """Continues at ``state`` (a checkpoint's position); refuses a folder whose photos changed.
+
+        Which photos are held out, and the order of every epoch, follow from the folder's photo
+        list: on a folder with photos added or removed since the checkpoint, a resume would
+        train on earlier validation photos and join two different validation curves."""
+        saved = state.get("photos_sha256")
+        if saved is not None and saved != self.fingerprint:
+            then = int(state.get("photos", 0))
+            change = f"holds {self.total} photos, not the {then} of the checkpoint" if then != self.total else "holds other photos than at the checkpoint"
+            raise DataError(f"{self.root}: {change}; --resume needs the same photos (its validation photos would "
+                            "become training photos): restore them, or train a new run")
         self.epoch, self.index = int(state["epoch"]), int(state["index"])
         self.skipped = int(state.get("skipped", 0))
         self.bad = set(int(k) for k in state.get("bad", ()))

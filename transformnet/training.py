@@ -398,11 +398,27 @@ class Run:
 
         if len(self.val_images) == 0:
             return {}
-        stylised, losses = self.stepper.evaluate(self.val_images)
+        stylised, losses = self.evaluate_in_batches(self.val_images)
         self.writer.scalars({"validation/" + k: v for k, v in losses.items()}, self.step)
         for i, image in enumerate(stylised[: config.VALIDATION_IMAGES_SHOWN]):
             self.writer.image(f"images/validation_{i}", to_uint8(image), self.step)
         return losses
+
+    def evaluate_in_batches(self, images):
+        """``stepper.evaluate`` a ``--batch-size`` of photos at a time, so that the memory checked
+        for a train step also holds validation (``--validation-photos 200`` in one batch took
+        6.5 GB). Every loss is a mean over images of one size, so the mean of the batches'
+        losses weighted by their sizes is the loss of all of them at once."""
+        size = self.settings.batch_size
+        outputs, total = [], {}
+        for start in range(0, len(images), size):
+            chunk = images[start : start + size]
+            stylised, losses = self.stepper.evaluate(chunk)
+            if start < config.VALIDATION_IMAGES_SHOWN:  # only those shown in TensorBoard are kept
+                outputs.append(stylised[: config.VALIDATION_IMAGES_SHOWN - start])
+            for name, value in losses.items():
+                total[name] = total.get(name, 0.0) + value * len(chunk)
+        return np.concatenate(outputs), {name: value / len(images) for name, value in total.items()}
 
     def checkpoint(self, position):
         """Saves weights, optimizer and every process's data position (process 0 writes)."""
