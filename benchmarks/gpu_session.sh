@@ -21,13 +21,16 @@
 #   compare:NAME                 gpu_slow_path.py compare: the model vs the slow path, 10 photos, 512 px
 # Everything worth keeping lands in $OUT (log.txt, models, JSON lines, one tar of the rest),
 # stage by stage: a call cut off at its limit still returns every finished stage's files. A stage
-# that would not end by $DEADLINE seconds (from the last train stage's measured time) is skipped.
+# that would not end by $DEADLINE seconds (from the last train stage's measured time) is skipped:
+# $DEADLINE is 30 s before $LIMIT, the call's own timeout_s (600, or less for the session's last
+# call: device time counts from the machine's start, so three full calls do not fit in 30 minutes).
 set -uo pipefail
 OUT=${OUT:-out}
 EXTRA=/tmp/gpu_extra/extra  # logs and events, tarred into $OUT after each stage (3 folders deep would not come back)
 rm -rf "$EXTRA" && mkdir -p "$OUT" "$EXTRA"
 exec > >(tee -a "$OUT/log.txt") 2>&1
-DEADLINE=${DEADLINE:-570}
+LIMIT=${LIMIT:-600}
+DEADLINE=${DEADLINE:-$(( LIMIT - 30 ))}
 TRAIN_ESTIMATE=${TRAIN_ESTIMATE:-200}
 BATCH=${BATCH:-16}
 STEPS=${STEPS:-10000}
