@@ -144,6 +144,21 @@ def test_unknown_tfds_dataset_is_one_line():
     assert message.startswith("tfds:cocoo/2017: ") and "did you mean coco" in message and "\n" not in message
 
 
+def test_an_offline_tfds_download_names_the_host_it_could_not_reach():
+    """The line ended mid-phrase at 160 characters, before the reason (no network)."""
+    from transformnet.data import _download_problem
+
+    try:
+        try:
+            raise OSError("<urllib3.connection.HTTPConnection object at 0x7f>: Failed to resolve 'images.cocodataset.org' ([Errno -3] Temporary failure in name resolution)")
+        except OSError as inner:
+            raise ConnectionError("HTTPConnectionPool(host='images.cocodataset.org', port=80): Max retries exceeded with url: "
+                                  "/annotations/image_info_test2017.zip (Caused by NameResolutionError(\"<urllib3.connection...") from inner
+    except ConnectionError as error:
+        assert _download_problem(error) == "cannot reach images.cocodataset.org: no network? Or give --data a folder of photos"
+    assert _download_problem(ValueError("disk full\nmore")) == "disk full"
+
+
 def test_folder_of_only_unreadable_photos_stops_with_one_error(tmp_path):
     from transformnet.data import DataError
 

@@ -94,3 +94,15 @@ def test_perceptual_loss_combines_separate_terms(rng):
     total = 2 * content_ref + 3 * (sa + 4 * sb) + 0.5 * tv
     assert result["total"] == pytest.approx(total, rel=1e-4)
     assert result["weighted/style"] == pytest.approx(3 * (sa + 4 * sb), rel=1e-4)
+
+
+def test_the_style_layer_weights_are_config_pys(monkeypatch):
+    """config.STYLE_LAYER_WEIGHTS was read by nothing: editing it (README: "start there") changed
+    no loss. Other layers get equal weights; weights that do not match the layers are refused."""
+    from transformnet import config
+
+    monkeypatch.setattr(config, "STYLE_LAYER_WEIGHTS", (1.0, 2.0, 3.0, 4.0))
+    assert losses.PerceptualLoss(FakeLossNet(), {}).style_layer_weights == (1.0, 2.0, 3.0, 4.0)
+    assert losses.PerceptualLoss(FakeLossNet(), {}, style_layers=("a", "b")).style_layer_weights == (1.0, 1.0)
+    with pytest.raises(ValueError, match="3 style layer weights for 2 style layers"):
+        losses.PerceptualLoss(FakeLossNet(), {}, style_layers=("a", "b"), style_layer_weights=(1, 2, 3))

@@ -44,7 +44,8 @@ TV_WEIGHT = 1e-4
 
 # --- Fast training -------------------------------------------------------------------------
 IMAGE_SIZE = 256
-"""Paper: 256x256 training crops of MS-COCO."""
+"""Paper: MS-COCO photos resized to 256x256. Implementation: the shorter side is resized to 256 and
+a random 256x256 crop taken along the longer one (``data.crop``), so photos keep their aspect."""
 
 BATCH_SIZE = 4
 """Paper: batch 4. It is the global batch, split evenly over every device of every process

@@ -37,6 +37,7 @@ from PIL import Image
 
 from . import config
 from .images import PHOTO_SUFFIXES, ImageError, load_image
+from .info import plural
 
 HOLDOUT_SEED = 1234
 """Validation photos are drawn with this fixed seed so every run validates on the same photos."""
@@ -105,7 +106,8 @@ def decode_photo(path, size):
 
 
 def crop(array, size, rng):
-    """A ``size`` x ``size`` crop at a random offset along the longer side (paper: random crops)."""
+    """A ``size`` x ``size`` crop at a random offset along the longer side (``config.IMAGE_SIZE``:
+    the paper squashed each photo to 256x256 instead; a crop keeps shapes undistorted)."""
     h, w = array.shape[:2]
     top = int(rng.integers(0, h - size + 1)) if h > size else 0
     left = int(rng.integers(0, w - size + 1)) if w > size else 0
@@ -197,7 +199,7 @@ class PhotoFolder:
         """What is trained on and what is held out, for the console."""
         index, count = self.shard
         part = f" (this process's shard {index} of {count})" if count > 1 else ""
-        text = f"{self.total} photos below {self.root}: {len(self.paths)} for training{part}, {len(self.val_paths)} held out for validation"
+        text = f"{plural(self.total, 'photo')} below {self.root}: {len(self.paths)} for training{part}, {len(self.val_paths)} held out for validation"
         if len(self.val_paths) < self.holdout_asked:
             text += f" (not {self.holdout_asked}: at most {config.VALIDATION_FRACTION:.0%} are held out)"
         if 0 < len(self.val_paths) <= 8:
@@ -411,6 +413,25 @@ class TfdsPhotos:
         return np.stack(arrays) if arrays else np.zeros((0, self.size, self.size, 3), np.uint8)
 
 
+def _download_problem(error):
+    """What stopped a tfds download, in a few words. Offline, the error is requests' text around
+    urllib3's ("HTTPConnectionPool(host=...): Max retries exceeded ... (Caused by
+    NameResolutionError(\"<...>: Failed to resolve 'images.cocodataset.org' ..."), whose reason
+    came after the first 160 characters: the host is named instead; otherwise the innermost
+    exception's first line."""
+    import re
+
+    chain = [error]
+    while chain[-1].__cause__ or chain[-1].__context__:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)
+    text = " ".join(str(e) for e in chain)
+    host = re.search(r"Failed to resolve '([^']+)'", text) or re.search(r"host='([^']+)'", text)
+    if host and re.search(r"resolve|Name or service not known|name resolution|Max retries|timed out|refused", text):
+        return f"cannot reach {host.group(1)}: no network? Or give --data a folder of photos"
+    first = (str(chain[-1]).strip().splitlines() or [type(chain[-1]).__name__])[0]
+    return first[:200]
+
+
 def _tfds_builder(tfds, name, split, data_dir):
     """The prepared tfds builder for ``name``, or DataError: an unknown name (with the closest
     known ones), a failed download or a missing split is found before any model is built."""
@@ -427,8 +448,7 @@ def _tfds_builder(tfds, name, split, data_dir):
     try:
         builder.download_and_prepare()
     except Exception as error:  # noqa: BLE001 - network, disk, manual-download datasets
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise DataError(f"tfds:{name}: cannot download or prepare it ({first[:160]})") from None
+        raise DataError(f"tfds:{name}: cannot download or prepare it ({_download_problem(error)})") from None
     splits = builder.info.splits
     if splits and split not in splits:
         raise DataError(f"tfds:{name}: has no split {split!r} (it has {', '.join(sorted(splits))})")

@@ -79,9 +79,12 @@ class PerceptualLoss:
         self.style_grams = style_grams
         self.content_layers = tuple(content_layers)
         self.style_layers = tuple(style_layers)
-        if style_layer_weights is None:
-            style_layer_weights = (1.0,) * len(self.style_layers)
+        if style_layer_weights is None:  # config.py's, for config.py's layers (equal weights for others)
+            default = self.style_layers == tuple(config.STYLE_LAYERS)
+            style_layer_weights = config.STYLE_LAYER_WEIGHTS if default else (1.0,) * len(self.style_layers)
         self.style_layer_weights = tuple(float(w) for w in style_layer_weights)
+        if len(self.style_layer_weights) != len(self.style_layers):
+            raise ValueError(f"{len(self.style_layer_weights)} style layer weights for {len(self.style_layers)} style layers")
         self.content_weight = float(content_weight)
         self.style_weight = float(style_weight)
         self.tv_weight = float(tv_weight)
