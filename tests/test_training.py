@@ -274,7 +274,11 @@ def test_config_file_keys_and_values_are_checked_naming_the_file(tmp_path):
     assert parse_settings(config({"settings": {"width": 0.5}})).width == 0.5
     # runs/NAME is the saved run's default logdir, not a setting: another --name gets its own folder
     assert parse_settings(config({"name": "old", "logdir": os.path.join("runs", "old")})).logdir == os.path.join("runs", "x")
-    assert parse_settings(config({"name": "old", "logdir": "elsewhere"})).logdir == "elsewhere"
+    # An explicit --logdir is the saved run's own: kept for that run (--name x), not for another,
+    # where "holds checkpoints of an earlier run; use --resume" would have continued the saved run.
+    assert parse_settings(config({"name": "x", "logdir": "elsewhere"})).logdir == "elsewhere"
+    assert parse_settings(config({"name": "old", "logdir": "elsewhere"})).logdir == os.path.join("runs", "x")
+    assert parse_settings(config({"name": "old", "logdir": "elsewhere"}) + ["--logdir", "elsewhere"]).logdir == "elsewhere"
     for document, words in (
         ({"style_wieght": 10}, "unknown setting 'style_wieght'"),
         ({"steps": "many"}, "steps: 'many' is not a valid --steps value"),

@@ -310,6 +310,7 @@ def parse_settings(argv=None):
     parser = build_parser()
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
+    pre.add_argument("--logdir")
     first, _ = pre.parse_known_args(argv)
     if first.config:
         checks.path_value("--config", first.config)
@@ -319,5 +320,6 @@ def parse_settings(argv=None):
             if action.dest in saved:
                 action.required = False
     values = vars(parser.parse_args(argv))
-    values.pop("config")
+    if values.pop("config") and "logdir" in saved and values["name"] != saved.get("name") and first.logdir is None:
+        values["logdir"] = None  # another run (--name): not into the saved run's --logdir, whose checkpoints --resume would continue
     return TrainSettings.from_dict(values)
