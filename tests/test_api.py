@@ -180,9 +180,9 @@ def test_options(model, photo):
     chroma = np.abs(rgb_to_ycbcr(kept)[..., 1:] - rgb_to_ycbcr(photo)[..., 1:])
     assert np.median(chroma) < 2  # the photo's colours (clipping aside)
     assert tn.stylize(model, photo, max_size=30).shape == (22, 30, 3)
-    tiles = []
-    tiled = tn.stylize(model, photo, tile=64, progress=lambda done, total: tiles.append((done, total)), precision="float32")
-    assert tiles == [(1, 1)] and np.abs(tiled.astype(int) - tn.stylize(model, photo, precision="float32")).max() <= 1
+    tiles, wide = [], np.concatenate([photo, photo[:, ::-1]], axis=1)  # 122 px: two tiles of 64
+    tiled = tn.stylize(model, wide, tile=64, progress=lambda done, total: tiles.append((done, total)), precision="float32")
+    assert tiles == [(1, 2), (2, 2)] and np.abs(tiled.astype(int) - tn.stylize(model, wide, precision="float32")).max() <= 1
 
 
 @pytest.mark.parametrize(

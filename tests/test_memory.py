@@ -130,11 +130,11 @@ def test_a_photo_too_large_to_stylize_whole_is_tiled(monkeypatch):
     from transformnet.tiling import DEFAULT_TILE
 
     model = build_transform_net(width=0.125)
-    photo = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    photo = np.random.default_rng(0).integers(0, 256, (40, DEFAULT_TILE + 40, 3), dtype=np.uint8)  # wider than a tile
     tiles = []
     tn.stylize(model, photo, progress=lambda done, total: tiles.append(total))
     assert tiles == []
-    monkeypatch.setattr(memory, "available_bytes", lambda: 64 * 48 * 50)  # 50 bytes a pixel: under the estimate at width 0.125
+    monkeypatch.setattr(memory, "available_bytes", lambda: photo.shape[0] * photo.shape[1] * 50)  # 50 bytes a pixel: under the estimate at width 0.125
     tiled = tn.stylize(model, photo, progress=lambda done, total: tiles.append(total))
     assert tiles, "not tiled"
     np.testing.assert_array_equal(tiled, tn.stylize(model, photo, tile=DEFAULT_TILE))

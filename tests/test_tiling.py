@@ -81,8 +81,9 @@ def test_odd_size_and_auto_threshold(model, monkeypatch):
     image = np.random.default_rng(0).integers(0, 256, (131, 203, 3), dtype=np.uint8)
     out = tiling.stylize_large(model, image, tile=64)
     assert out.shape == image.shape
-    assert tiling.needs_tiling((131, 203), tile=None, limit=20_000)
-    assert not tiling.needs_tiling((131, 203), tile=None, limit=30_000)
+    assert tiling.needs_tiling((131, 803), tile=None, limit=20_000)
+    assert not tiling.needs_tiling((131, 803), tile=None, limit=200_000)
+    assert not tiling.needs_tiling((131, 203), tile=None, limit=20_000)  # fits in one DEFAULT_TILE: whole
     with pytest.raises(ValueError):
         tiling.stylize_large(model, image, tile=8)
     with pytest.raises(ValueError):

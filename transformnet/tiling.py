@@ -269,16 +269,17 @@ def _ramp(c0, c1, size, w0, w1):
 
 
 def needs_tiling(shape, tile=None, limit=AUTO_TILE_PIXELS):
-    """True when a forced ``tile`` is smaller than the image, or (no ``tile``) the image has more
-    than ``limit`` pixels.
+    """True when tiles are asked for (``tile``, or more than ``limit`` pixels: too large for the
+    memory at hand) and the image does not fit in one tile (``tile`` or ``DEFAULT_TILE``).
 
-    An image that fits in one tile is run whole: the same computation, without the pilot pass,
-    and exact where tiling is not. A photo a few pixels wide has 1x1 feature maps, whose instance
-    norm the whole pass computes as exactly zero variance but the tiled pass as the pilot's
-    rounding residue divided by sqrt(eps): a 4x4 photo under ``--tile 64`` came out all red."""
-    if tile is not None:
-        return max(shape[0], shape[1]) > tile
-    return shape[0] * shape[1] > limit
+    An image that fits in one tile is run whole: the same computation in no more memory than one
+    tile, without the pilot pass, and exact where tiling is not. A photo a few pixels wide has 1x1
+    feature maps, whose instance norm the whole pass computes as exactly zero variance but the
+    tiled pass as the pilot's rounding residue divided by sqrt(eps): a 4x4 photo under
+    ``--tile 64`` came out all red."""
+    if tile is None and shape[0] * shape[1] <= limit:
+        return False
+    return max(shape[0], shape[1]) > (tile or DEFAULT_TILE)
 
 
 _STYLIZERS = {}
