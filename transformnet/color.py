@@ -57,15 +57,20 @@ def preserve_color(photo, stylized):
     return np.clip(photo + shift[..., None], 0, 255)
 
 
+def _checked_strength(strength):
+    strength = float(strength)
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be between 0 and 1, not {strength}")
+    return strength
+
+
 def blend(photo, stylized, strength):
     """``strength * stylized + (1 - strength) * photo``: 0 gives the photo, 1 the full style.
 
     A pixel-space blend, the usual "amount" slider of photo editors; strength outside 0..1
     is refused rather than extrapolated.
     """
-    strength = float(strength)
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"strength must be between 0 and 1, not {strength}")
+    strength = _checked_strength(strength)
     photo = np.asarray(photo, np.float32)
     stylized = np.asarray(stylized, np.float32)
     if strength == 1.0:
@@ -84,7 +89,7 @@ def finish(photo, stylized, preserve=False, strength=1.0):
     photo, stylized = np.asarray(photo), np.asarray(stylized, np.float32)
     if not preserve and float(strength) == 1.0:
         return stylized
-    blend(photo[:0], stylized[:0], strength)  # a strength outside 0..1 is refused before any work
+    strength = _checked_strength(strength)  # refused before any work
     out = np.empty(stylized.shape, np.float32)
     rows = max(1, BAND_PIXELS // max(1, stylized.shape[1]))
     for top in range(0, stylized.shape[0], rows):

@@ -80,7 +80,6 @@ def _scaled_to_gray(image, path, top, what):
 
 
 @functools.lru_cache(maxsize=1)
-@functools.lru_cache(maxsize=None)
 def srgb_icc():
     """LittleCMS' built-in sRGB profile (588 bytes), as the bytes every written image embeds.
 
@@ -92,8 +91,10 @@ def srgb_icc():
     return bytes(icc)
 
 
+@functools.lru_cache(maxsize=1)
 def srgb_profile():
-    """``srgb_icc`` as a profile for colour transforms."""
+    """``srgb_icc`` as a profile for colour transforms (built once: every photo with an ICC
+    profile is converted to it)."""
     return ImageCms.ImageCmsProfile(io.BytesIO(srgb_icc()))
 
 
