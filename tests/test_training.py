@@ -381,7 +381,7 @@ def test_a_resume_after_a_kill_draws_each_step_once_in_tensorboard(tmp_path):
     run(args(tmp_path, "k", 6, resume=True, force=True, **common))
     logs = tensorboard_reader.run(tmp_path / "runs" / "k")
     assert [step for step, _ in tensorboard_reader.values(logs, "losses/total")] == [1, 2, 3, 4, 5, 6]
-    assert [step for step, _ in tensorboard_reader.values(logs, "validation/total")] == [3, 6]
+    assert [step for step, _ in tensorboard_reader.values(logs, "validation/total")] == [0, 3, 6]
 
 
 def test_a_resume_that_grows_the_budget_shows_the_new_one_in_tensorboard(tmp_path):
@@ -516,12 +516,26 @@ def test_fresh_run_refuses_to_reuse_a_logdir_with_checkpoints(trained, capsys):
 def test_non_finite_loss_stops_with_a_clear_message(tmp_path, capsys):
     from transformnet.training import main
 
-    make_photos(tmp_path / "photos", count=4, corrupt=False)
-    # 1e38 is a valid weight, but times the style loss it overflows float32.
-    assert main(args(tmp_path, "nan", 4, style_weight="1e38", log_every=2)) == 1
+    make_photos(tmp_path / "photos", count=10, corrupt=False)
+    # Adam at this rate sends the weights, then the activations, past float32.
+    assert main(args(tmp_path, "nan", 4, lr="1e30", log_every=2)) == 1
     err = capsys.readouterr().err
     assert "non-finite loss at step 2" in err and "Last good checkpoint" in err
+    assert "a lower --lr than 1e+30" in err and "weights" not in err  # finite at step 0: not a weight
     assert not (tmp_path / "checkpoints" / "nan.keras").exists()
+
+
+def test_a_weight_that_overflows_float32_is_named_before_training(tmp_path, capsys):
+    """``--style-weight 1e38`` is a valid number, but times the style loss it is not a float32:
+    the run was told to lower --lr after its first steps. The validation at step 0 finds it."""
+    from transformnet.training import main
+
+    make_photos(tmp_path / "photos", count=10, corrupt=False)
+    assert main(args(tmp_path, "big", 4, style_weight="1e38")) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "not finite before training" in err and "--style-weight 1e+38 times the style loss" in err, err
+    assert "--lr" not in err and "--content-weight" not in err
+    assert not list(tmp_path.rglob("ckpt-*")) and not list(tmp_path.rglob("big.keras"))
 
 
 def test_jax_path_runs_without_tensorflow(tmp_path):

@@ -97,6 +97,7 @@ def train(settings, out=print, progress=None):
         run = Run(settings, backend, dist, stepper, data, val_images, out, started)
         run.resume()
         run.open_logs(style, progress)
+        run.validate_start()
         run.loop()
         return run.export(keras, model, device)
 
@@ -221,6 +222,7 @@ class Run:
         self.started, self.earlier_seconds = started, 0.0
         self.step, self.last_checkpoint, self.resumed_at = 0, None, None
         self.final, self.validation = {}, {}
+        self.finite_at_start = False  # the losses before any update were seen finite (validate_start)
         self.final_steps, self.fetched_at = 0, 0  # steps the last fetched losses average; the step of that fetch
         self.writer = self.progress = None
         self.timed = dict.fromkeys(TIMED, 0.0)
@@ -259,6 +261,7 @@ class Run:
         except distribute.DistributionError as error:
             raise TrainingError(f"{self.last_checkpoint}: {error}") from None
         self.step = self.resumed_at = self.fetched_at = int(meta["step"])  # the step's loss sums start anew here
+        self.finite_at_start = True  # a checkpoint is only written with finite losses
         self.earlier_seconds = float(meta.get("wall_time_s", 0.0))
         self.final, self.validation = meta.get("final_losses", {}), meta.get("validation_losses", {})
         self.final_steps = int(meta.get("final_losses_steps", 0))
@@ -387,10 +390,37 @@ class Run:
         return now, step
 
     def _divergence_cure(self):
-        """What to change after a non-finite loss: both are ``SAME_RUN`` settings, so a new run."""
+        """What to change after a non-finite loss: both are ``SAME_RUN`` settings, so a new run.
+        Where the losses were finite at step 0 (``validate_start``), training diverged: not a weight."""
         s = self.settings
         changes = f"a lower --lr than {s.lr:g}" + ("" if s.precision == "float32" else " or --precision float32")
+        if not self.finite_at_start:
+            changes += " (or smaller loss weights, if the loss overflowed float32 from the start)"
         return f"Train anew with {changes} (another --name or --logdir: --resume keeps the run's settings)"
+
+    def validate_start(self):
+        """A fresh run validates before its first step: the validation curves start from the
+        untrained net, and a loss that is not finite before any update is a loss weight too large
+        for float32 (``--style-weight 1e38`` times the style loss overflows 3.4e38), which the
+        message after a divergence ("a lower --lr") would misname. Stops before the train step is
+        compiled."""
+        if self.step or len(self.val_images) == 0:
+            return
+        self.validation = self.validate()
+        self.finite_at_start = all(math.isfinite(v) for v in self.validation.values())
+        if self.finite_at_start:
+            return
+        problems = []
+        for name in ("content", "style", "tv"):
+            raw, weighted = self.validation[name], self.validation[f"weighted/{name}"]
+            weight = getattr(self.settings, f"{name}_weight")
+            if not math.isfinite(raw):
+                problems.append(f"the {name} loss is {raw} (check --vgg-weights {self.settings.vgg_weights})")
+            elif not math.isfinite(weighted):
+                problems.append(f"--{name}-weight {weight:g} times the {name} loss ({raw:.3g}) overflows float32")
+        problems = problems or ["the sum of the weighted losses overflows float32"]
+        raise TrainingError(f"the losses are not finite before training, on the validation photos: {'; '.join(problems)}. "
+                            "Give smaller loss weights (the ratios between them are what matters)")
 
     def validate(self):
         """Losses and stylised images of the held-out photos."""
