@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from transformnet.data import HOLDOUT_SEED, PhotoFolder, crop, decode_photo, list_images  # noqa: E402
+from transformnet.data import PhotoFolder, crop, decode_photo  # noqa: E402
 
 
 class GrainPhotoFolder(PhotoFolder):
@@ -110,9 +110,7 @@ def main():
 
     flags.FLAGS.mark_as_parsed()  # grain's worker processes read absl flags; we have none of our own
 
-    paths = list_images(a.data)
-    order = np.random.default_rng(HOLDOUT_SEED).permutation(len(paths))
-    paths = [paths[i] for i in sorted(order[8:])]
+    paths = PhotoFolder(a.data, a.image_size, a.batch_size).paths  # the trainer's: no hold-out, copies or unreadable candidates
     load = os.getloadavg()[0]
 
     def report(pipeline, workers, rate, **extra):

@@ -1,6 +1,7 @@
 """The photo-folder pipeline alone: order, crops, resume position, bad files (issue 3)."""
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -162,8 +163,8 @@ def test_an_offline_tfds_download_names_the_host_it_could_not_reach():
 def test_folder_of_only_unreadable_photos_stops_with_one_error(tmp_path):
     from transformnet.data import DataError
 
-    for i in range(3):
-        (tmp_path / f"{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    for i in range(3):  # three different files: byte-identical ones would count once
+        (tmp_path / f"{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg %d" % i)
     lines = []
     data = PhotoFolder(str(tmp_path), 16, 2, holdout=0, log=lines.append)
     batches = data.batches()
@@ -200,3 +201,111 @@ def test_train_and_eval_take_the_same_files_as_photos(tmp_path):
     photos = list_images(str(tmp_path))
     assert len(photos) == len(PHOTO_SUFFIXES) and ".webp" in PHOTO_SUFFIXES
     assert sorted(photos) == sorted(expand_images([str(tmp_path)])[0])
+
+
+def _sha256(path):
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def _with_copies(tmp_path):
+    """10 photos, two BMPs of one size and one last 4 KiB but different, and a copy of two photos."""
+    root = folder_of(tmp_path, count=10)
+    base = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    other = base.copy()
+    other[-1] = 0  # its bottom row only: BMP stores it first, so same size and same last 4 KiB
+    Image.fromarray(base).save(os.path.join(root, "p.bmp"))
+    Image.fromarray(other).save(os.path.join(root, "q.bmp"))
+    shutil.copyfile(os.path.join(root, "p.bmp"), os.path.join(root, "b", "p copy.bmp"))
+    shutil.copyfile(os.path.join(root, "0.png"), os.path.join(root, "0 copy.png"))  # listed before 0.png: kept
+    return root
+
+
+def test_byte_identical_copies_count_once(tmp_path):
+    """IMG_1.jpg and "IMG_1 copy.jpg" weighed double and could be a validation and a training
+    photo at once."""
+    root = _with_copies(tmp_path)
+    data = PhotoFolder(root, 16, 2, holdout=2)
+    kept = data.paths + data.val_paths
+    assert len(list_images(root)) == 14 and data.total == len(kept) == 12
+    assert len({_sha256(p) for p in kept}) == 12  # no content twice, so none in both sets
+    assert {"0 copy.png", "p.bmp", "q.bmp"} <= {os.path.basename(p) for p in kept}
+    assert "12 photos below" in data.describe() and "(2 duplicates left out: byte-identical copies)" in data.describe()
+
+    state = data.state()  # the resume fingerprint is over the distinct photos: one more copy changes nothing
+    shutil.copyfile(os.path.join(root, "q.bmp"), os.path.join(root, "b", "q copy.bmp"))
+    PhotoFolder(root, 16, 2, holdout=2).restore(state)
+
+
+def test_only_files_sharing_a_size_are_read_to_find_copies(tmp_path, monkeypatch):
+    """A COCO-sized folder costs little: files of a size of their own are not opened, and only
+    those equal in size and last 4 KiB are hashed whole."""
+    from collections import Counter
+
+    from transformnet import data as data_module
+
+    root = _with_copies(tmp_path)
+    listed = list_images(root)
+    read, hashed = [], []
+    tail, sha256 = data_module._tail, data_module._sha256
+    monkeypatch.setattr(data_module, "_tail", lambda path: read.append(path) or tail(path))
+    monkeypatch.setattr(data_module, "_sha256", lambda path: hashed.append(os.path.basename(path)) or sha256(path))
+    kept, copies = data_module.distinct_photos(listed)
+    sizes = Counter(os.path.getsize(p) for p in listed)
+    assert sorted(read) == sorted(p for p in listed if sizes[os.path.getsize(p)] > 1) and len(read) < len(listed)
+    assert sorted(hashed) == ["0 copy.png", "0.png", "p copy.bmp", "p.bmp", "q.bmp"]
+    assert copies == 2 and kept == [p for p in listed if os.path.basename(p) not in ("0.png", "p copy.bmp")]
+    empty = [str(tmp_path / "e1.jpg"), str(tmp_path / "e2.jpg")]
+    for path in empty:  # empty files are not photos: each is kept, to be named when it fails to decode
+        open(path, "wb").close()
+    assert data_module.distinct_photos(empty) == (empty, 0)
+
+
+def test_an_unreadable_validation_photo_is_replaced_by_the_next_candidate(tmp_path):
+    """The hold-out was drawn before reading and an unreadable photo dropped: validation had fewer
+    photos than asked and the console line over-counted. Now the next candidate in the fixed
+    order takes its place; the unreadable one is not trained on either (one warning in all)."""
+    from transformnet.data import HOLDOUT_SEED, DataError
+
+    root = folder_of(tmp_path, count=12)
+    paths = list_images(root)
+    candidates = [paths[k] for k in np.random.default_rng(HOLDOUT_SEED).permutation(len(paths))]
+    broken = candidates[0]
+    with open(broken, "wb") as handle:
+        handle.write(b"\xff\xd8\xff\xe0 not really a jpeg")
+    lines = []
+    data = PhotoFolder(root, 16, 2, seed=3, holdout=2, log=lines.append)
+    assert sorted(data.val_paths) == sorted(candidates[1:3]) and broken not in data.paths
+    assert data.validation_images().shape == (2, 16, 16, 3)
+    assert data.skipped == 1 and len(lines) == 1 and broken in lines[0]
+    assert "12 photos below" in data.describe() and "9 for training, 1 unreadable, 2 held out for validation" in data.describe()
+    batches = data.batches()
+    for _ in range(10):  # two epochs of the 9 training photos
+        next(batches)
+    batches.close()
+    assert len(lines) == 1 and data.skipped == 1
+
+    state = data.state()
+    again = PhotoFolder(root, 16, 2, seed=3, holdout=2, log=lines.append)
+    assert (again.val_paths, again.paths) == (data.val_paths, data.paths)
+    again.restore(state)
+    shards = [PhotoFolder(root, 16, 2, holdout=2, shard=(i, 3), log=lines.append) for i in range(3)]
+    assert [s.skipped for s in shards] == [1, 0, 0] and len(lines) == 3  # one report of the shared hold-out
+    assert all(s.val_paths == data.val_paths for s in shards)
+
+    Image.new("RGB", (40, 30)).save(broken, format="JPEG")  # repaired: it is held out again
+    with pytest.raises(DataError, match="holds other validation photos than at the checkpoint"):
+        PhotoFolder(root, 16, 2, seed=3, holdout=2).restore(state)
+
+
+def test_a_folder_whose_only_readable_photo_is_held_out_is_one_clear_error(tmp_path):
+    from transformnet.data import HOLDOUT_SEED, DataError
+
+    for i in range(5):
+        (tmp_path / f"{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg %d" % i)
+    last = int(np.random.default_rng(HOLDOUT_SEED).permutation(5)[-1])  # the last candidate is the readable one
+    Image.new("RGB", (40, 30)).save(tmp_path / f"{last}.jpg")
+    with pytest.raises(DataError, match=r"no readable photos left to train on \(1 held out for validation, 4 unreadable\)$"):
+        PhotoFolder(str(tmp_path), 16, 2, holdout=8, log=lambda line: None)

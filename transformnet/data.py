@@ -19,7 +19,9 @@ has none) and keeps a GPU fed, so the folder reader is numpy + PIL only:
   workers; it keeps no data position a checkpoint could store and restore).
 - A fixed validation set (``holdout`` photos chosen with a fixed seed, independent of ``--seed``,
   so validation losses of different runs are comparable; at most ``config.VALIDATION_FRACTION``
-  of a folder) is removed from training. Every real file counts once (``list_images``).
+  of a folder) is removed from training. It is read when the folder is opened, so an unreadable
+  candidate is replaced by the next one (``PhotoFolder._hold_out``). Every photo counts once:
+  each real file (``list_images``), and each content (``distinct_photos``: byte-identical copies).
 - ``shard=(index, count)`` (one training process of ``count``, issue 11) keeps every ``count``-th
   remaining photo from ``index`` on: the shards are disjoint, cover every photo and do not depend
   on the seed, and each has its own permutations and ``(epoch, index)`` position.
@@ -54,7 +56,7 @@ def list_images(root):
     folder) is not entered twice, and a photo reachable under several names (symlinks, hard
     links) counts once, so it can neither weigh more in training nor sit in the training and
     the validation set at the same time. Hidden names (``.thumbnails/``, macOS' ``._IMG.jpg``
-    resource forks) are skipped.
+    resource forks) are skipped. Copies in separate files are ``distinct_photos``' (it reads files).
     """
     found, folders, files_seen = [], set(), set()
     for folder, subfolders, files in os.walk(root, followlinks=True):
@@ -84,6 +86,56 @@ def list_images(root):
 def _identity(path):
     status = os.stat(path)
     return status.st_dev, status.st_ino
+
+
+TAIL_BYTES = 4096
+"""Bytes read from the end of photos of one size before hashing them whole: compressed pixel
+data, where two different photos differ."""
+
+
+def distinct_photos(paths):
+    """``paths`` less byte-identical copies (``IMG_1.jpg`` and ``IMG_1 copy.jpg``), keeping the
+    first of each in ``paths``' order; returns ``(kept, number of copies left out)``.
+
+    A copy would weigh double in training and could sit in the validation and the training set
+    at once. Cheap on a COCO-sized folder: only files that share their size with another are
+    read, first their last ``TAIL_BYTES``, and only those equal there as well are hashed whole
+    (sha256). Empty files, and files that cannot be read here, are kept: each is then named when
+    it fails to decode."""
+    copies = set()
+    for size, same_size in _same(paths, os.path.getsize).items():
+        if size == 0:
+            continue
+        for same_tail in _same(same_size, _tail).values():
+            for same in _same(same_tail, _sha256).values():
+                copies.update(same[1:])
+    return [path for path in paths if path not in copies], len(copies)
+
+
+def _same(paths, key):
+    """``{key: paths with that key}`` for keys of two paths or more, each list in ``paths``'
+    order; a path whose key cannot be read (OSError) is in none."""
+    groups = collections.defaultdict(list)
+    for path in paths:
+        try:
+            groups[key(path)].append(path)
+        except OSError:
+            pass
+    return {key: group for key, group in groups.items() if len(group) > 1}
+
+
+def _tail(path):
+    with open(path, "rb") as handle:
+        handle.seek(max(0, os.fstat(handle.fileno()).st_size - TAIL_BYTES))
+        return handle.read()
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.digest()
 
 
 def resize_short_side(array, size):
@@ -157,36 +209,63 @@ class PhotoFolder:
     ):
         if not os.path.isdir(root):
             raise DataError(f"{root}: not a folder of photos (or use tfds:NAME)")
-        paths = list_images(root)
+        paths, self.copies = distinct_photos(list_images(root))
         if not paths:
             raise DataError(f"{root}: found 0 photos ({', '.join(PHOTO_SUFFIXES[:4])}, ...; looked in every subfolder)")
-        self.holdout_asked = int(holdout)
-        holdout = held_out(len(paths), holdout)
-        order = np.random.default_rng(HOLDOUT_SEED).permutation(len(paths))
-        held = set(order[:holdout].tolist())
-        self.val_paths = [paths[i] for i in sorted(held)]
-        self.total = len(paths)
-        self.fingerprint = _fingerprint(paths, root)
-        index, count = shard
-        self.paths = [p for i, p in enumerate(paths) if i not in held][index::count]
-        if not self.paths:
-            raise DataError(f"{root}: shard {index} of {count} holds no photos; need at least {count} training photos")
-        self.shard = (int(index), int(count))
         self.root = root
         self.size = int(image_size)
+        self.shard = (int(shard[0]), int(shard[1]))
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.total = len(paths)
+        self.fingerprint = _fingerprint(paths, root)
+        self.holdout_asked = int(holdout)
+        held, self._val_arrays, unreadable = self._hold_out(paths, held_out(len(paths), holdout))
+        self.val_paths = [paths[k] for k in held]
+        self.unreadable = len(unreadable)
+        left_out = set(held) | set(unreadable)
+        rest = [p for k, p in enumerate(paths) if k not in left_out]
+        if not rest:
+            left = f" left to train on ({len(held)} held out for validation, {len(unreadable)} unreadable)" if held else ""
+            raise DataError(f"{root}: no readable photos{left}")
+        index, count = self.shard
+        self.paths = rest[index::count]
+        if not self.paths:
+            raise DataError(f"{root}: shard {index} of {count} holds no photos; need at least {count} training photos")
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.workers = int(workers or min(32, os.cpu_count() or 1))
         self.prefetch = max(4 * self.batch_size, 4 * self.workers)
         self.cache_bytes = int(cache_mb) * 2**20
-        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.epoch = 0
         self.index = 0
-        self.skipped = 0
+        self.skipped = self.unreadable if index == 0 else 0  # the hold-out is every process's: process 0 counts it
         self.bad = set()
         self._cache = {}
         self._cached_bytes = 0
         self._lock = threading.Lock()
+
+    def _hold_out(self, paths, count):
+        """The validation photos, read now (they are few): ``count`` readable ones, taking the
+        candidates in the fixed ``HOLDOUT_SEED`` order and the next one for each unreadable one.
+        Returns (their indices in ``paths``, sorted; their centre crops; the unreadable indices).
+
+        Read at opening, validation has as many photos as asked and the console line that counts
+        them is exact. An unreadable candidate is left out of training too, where it would only
+        be skipped again with a second warning. The split then depends on which candidates are
+        readable, so ``state()`` records it and a resume where that changed is refused. Shard 0
+        alone warns about them: every process holds out the same photos."""
+        held, unreadable = {}, []
+        for k in np.random.default_rng(HOLDOUT_SEED).permutation(len(paths)).tolist():
+            if len(held) == count:
+                break
+            try:
+                held[k] = centre_crop(decode_photo(paths[k], self.size), self.size)
+            except ImageError as error:
+                unreadable.append(k)
+                if self.shard[0] == 0:
+                    self.log(f"warning: skipping unreadable validation photo: {error}")
+        order = sorted(held)
+        return order, [held[k] for k in order], unreadable
 
     def __len__(self):
         return len(self.paths)
@@ -199,7 +278,10 @@ class PhotoFolder:
         """What is trained on and what is held out, for the console."""
         index, count = self.shard
         part = f" (this process's shard {index} of {count})" if count > 1 else ""
-        text = f"{plural(self.total, 'photo')} below {self.root}: {len(self.paths)} for training{part}, {len(self.val_paths)} held out for validation"
+        copies = f" ({plural(self.copies, 'duplicate')} left out: byte-identical copies)" if self.copies else ""
+        unreadable = f", {self.unreadable} unreadable" if self.unreadable else ""
+        text = (f"{plural(self.total, 'photo')} below {self.root}{copies}: {len(self.paths)} for training{part}{unreadable}, "
+                f"{len(self.val_paths)} held out for validation")
         if len(self.val_paths) < self.holdout_asked:
             text += f" (not {self.holdout_asked}: at most {config.VALIDATION_FRACTION:.0%} are held out)"
         if 0 < len(self.val_paths) <= 8:
@@ -209,20 +291,27 @@ class PhotoFolder:
     # --- position -------------------------------------------------------------------------
     def state(self):
         return {"epoch": self.epoch, "index": self.index, "skipped": self.skipped, "bad": sorted(self.bad),
-                "photos": self.total, "photos_sha256": self.fingerprint}
+                "photos": self.total, "photos_sha256": self.fingerprint,
+                "validation_sha256": _fingerprint(self.val_paths, self.root)}
 
     def restore(self, state):
         """Continues at ``state`` (a checkpoint's position); refuses a folder whose photos changed.
 
         Which photos are held out, and the order of every epoch, follow from the folder's photo
         list: on a folder with photos added or removed since the checkpoint, a resume would
-        train on earlier validation photos and join two different validation curves."""
+        train on earlier validation photos and join two different validation curves. The same
+        holds when a photo held out for validation, or a candidate for it, became readable or
+        unreadable (``_hold_out``)."""
         saved = state.get("photos_sha256")
         if saved is not None and saved != self.fingerprint:
             then = int(state.get("photos", 0))
             change = f"holds {self.total} photos, not the {then} of the checkpoint" if then != self.total else "holds other photos than at the checkpoint"
             raise DataError(f"{self.root}: {change}; --resume needs the same photos (its validation photos would "
                             "become training photos): restore them, or train a new run")
+        saved = state.get("validation_sha256")
+        if saved is not None and saved != _fingerprint(self.val_paths, self.root):
+            raise DataError(f"{self.root}: holds other validation photos than at the checkpoint (a photo held out for "
+                            "validation became readable or unreadable); --resume needs the same photos: restore them, or train a new run")
         self.epoch, self.index = int(state["epoch"]), int(state["index"])
         self.skipped = int(state.get("skipped", 0))
         self.bad = set(int(k) for k in state.get("bad", ()))
@@ -296,15 +385,8 @@ class PhotoFolder:
                     future.cancel()
 
     def validation_images(self):
-        """The held-out photos as uint8 (V, S, S, 3) centre crops; unreadable ones left out."""
-        arrays = []
-        for path in self.val_paths:
-            try:
-                arrays.append(centre_crop(decode_photo(path, self.size), self.size))
-            except ImageError as error:
-                self.skipped += 1
-                self.log(f"warning: skipping unreadable validation photo: {error}")
-        return np.stack(arrays) if arrays else np.zeros((0, self.size, self.size, 3), np.uint8)
+        """The held-out photos (``val_paths``, read at opening) as uint8 (V, S, S, 3) centre crops."""
+        return np.stack(self._val_arrays) if self._val_arrays else np.zeros((0, self.size, self.size, 3), np.uint8)
 
 
 class TfdsPhotos:
