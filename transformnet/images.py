@@ -198,6 +198,13 @@ def _read(path, decode):
             # warnings ("Corrupt EXIF data", "Truncated File Read"), once per read and naming no
             # photo, said nothing a user could act on.
             warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")  # EXIF is TIFF inside
+            # Left as is: a corrupt compressed TIFF (LZW, Deflate, JPEG; Pillow decodes them all
+            # with libtiff) also gets libtiff's own lines on fd 2 ("ZIPDecode: Decoding error at
+            # scanline 0, ...", or "_TIFFVSetField: tempfile.tif: Bad value 9 for
+            # "ResolutionUnit" tag." even for a TIFF that loads). Pillow mutes libtiff's warnings
+            # but not its errors, with no setting for them and no decoder without libtiff; muting
+            # them would take ctypes into the libtiff inside Pillow's wheel (a private path that
+            # differs by platform) for the whole process, or filtering fd 2 for the whole run.
             with Image.open(path) as image:
                 return decode(image)
     except ImageError:
