@@ -160,6 +160,162 @@ def test_an_offline_tfds_download_names_the_host_it_could_not_reach():
     assert _download_problem(ValueError("disk full\nmore")) == "disk full"
 
 
+def _tfds_or_skip():
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tfds needs TensorFlow; tested on the TensorFlow backend")
+    return pytest.importorskip("tensorflow_datasets")
+
+
+def _offline(monkeypatch):
+    """No network, faked: every host name lookup fails at once, as offline (``lookups`` lists
+    the names asked); tfds' downloader tries once instead of 10 times with backoff, so that an
+    attempt to download without the check fails in seconds too (not ~3.5 minutes)."""
+    import socket
+
+    from tensorflow_datasets.core.download import downloader
+
+    lookups = []
+
+    def no_network(host, *args, **kwargs):
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(downloader, "MAX_RETRIES", 0)
+    return lookups
+
+
+def _tree(root):
+    return sorted(os.path.relpath(os.path.join(folder, name), root) for folder, folders, files in os.walk(root) for name in folders + files)
+
+
+_TINY = {}
+
+
+def _tiny_photos(tfds):
+    """A tfds dataset of three 8x8 photos, registered once as ``transformnet_tiny_photos``: its
+    files come from https://photos.example/tiny.zip (what tfds reads from a checksums file) when
+    ``fetch`` is set; without it, it prepares with no download at all."""
+    if not _TINY:
+
+        class TransformnetTinyPhotos(tfds.core.GeneratorBasedBuilder):
+            VERSION = tfds.core.Version("1.0.0")
+            url_infos = {"https://photos.example/tiny.zip": None}
+            fetch = False
+
+            def _info(self):
+                return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({"image": tfds.features.Image(shape=(8, 8, 3))}))
+
+            def _split_generators(self, dl_manager):
+                if self.fetch:
+                    dl_manager.download("https://photos.example/tiny.zip")
+                return {"train": self._generate_examples()}
+
+            def _generate_examples(self):
+                for i in range(3):
+                    yield i, {"image": np.full((8, 8, 3), 40 * i, np.uint8)}
+
+        _TINY["class"] = TransformnetTinyPhotos
+    return _TINY["class"]
+
+
+def test_an_offline_tfds_download_stops_at_once_says_so_in_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """It took ~3.5 minutes of urllib3 retries, progress bars and "Downloading and preparing"
+    before the line, and left downloads/coco/*.tmp.*, downloads/extracted, coco/2017 and
+    coco/.config/metadata.json in the data dir."""
+    _tfds_or_skip()
+    from transformnet.data import DataError, TfdsPhotos
+
+    lookups = _offline(monkeypatch)
+    data_dir = tmp_path / "tfds"
+    with pytest.raises(DataError) as info:
+        TfdsPhotos("coco/2017", 16, 2, data_dir=str(data_dir))
+    assert str(info.value) == ("tfds:coco/2017: cannot download or prepare it "
+                               "(cannot reach images.cocodataset.org: no network? Or give --data a folder of photos)")
+    assert lookups == ["images.cocodataset.org"]  # the one check: tfds never started downloading
+    assert not data_dir.exists()
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_prepared_tfds_dataset_needs_no_network(tmp_path, monkeypatch):
+    """Any tfds dataset, not only coco: unprepared and offline it stops at the check, naming its
+    host; once prepared, it is read without a single host name looked up."""
+    import socket
+
+    tfds = _tfds_or_skip()
+    from transformnet.data import DataError, TfdsPhotos
+
+    _tiny_photos(tfds)
+    data_dir = tmp_path / "tfds"
+    lookups = _offline(monkeypatch)
+    with pytest.raises(DataError, match=r"cannot reach photos\.example: no network"):
+        TfdsPhotos("transformnet_tiny_photos", 8, 2, holdout=1, data_dir=str(data_dir))
+    assert not data_dir.exists()
+    lookups.clear()
+    with monkeypatch.context() as online:
+        online.setattr(socket, "create_connection", lambda *args, **kwargs: socket.socket())  # the check connects
+        TfdsPhotos("transformnet_tiny_photos", 8, 2, holdout=1, data_dir=str(data_dir))  # prepares (no file to fetch)
+    assert lookups == []
+    data = TfdsPhotos("transformnet_tiny_photos", 8, 2, holdout=1, data_dir=str(data_dir))
+    batches = data.batches()
+    assert next(batches).shape == (2, 8, 8, 3)
+    batches.close()
+    assert lookups == []
+
+
+def test_a_failed_tfds_download_removes_only_what_it_made(tmp_path, monkeypatch):
+    """A host that answers the check, then fails the download: tfds' unfinished download folder
+    (never resumed) and the folders made for it go; what was there before stays, tfds' own
+    junk of an earlier attempt included."""
+    import socket
+
+    tfds = _tfds_or_skip()
+    from transformnet.data import DataError, TfdsPhotos
+
+    monkeypatch.setattr(_tiny_photos(tfds), "fetch", True)
+    _offline(monkeypatch)
+    monkeypatch.setattr(socket, "create_connection", lambda *args, **kwargs: socket.socket())  # the check connects
+    data_dir = tmp_path / "tfds"
+    earlier = data_dir / "downloads" / "transformnet_tiny_photos" / f"photos.example_tiny.zip.tmp.{'a' * 32}"
+    earlier.mkdir(parents=True)
+    (data_dir / "downloads" / "other" / "keep.zip").parent.mkdir()
+    (data_dir / "downloads" / "other" / "keep.zip").write_bytes(b"a finished download of another dataset")
+    before = _tree(data_dir)
+    with pytest.raises(DataError, match=r"cannot reach photos\.example"):
+        TfdsPhotos("transformnet_tiny_photos", 8, 2, holdout=1, data_dir=str(data_dir))
+    assert _tree(data_dir) == before
+    empty = tmp_path / "empty"
+    with pytest.raises(DataError, match=r"cannot reach photos\.example"):
+        TfdsPhotos("transformnet_tiny_photos", 8, 2, holdout=1, data_dir=str(empty / "tfds"))
+    assert not empty.exists()
+
+
+def test_the_network_check_waits_seconds_for_a_resolver_that_hangs(monkeypatch):
+    """No DNS server answering: the check gives up after its time, not the resolver's; where
+    requests would go through a proxy, the proxy is what must answer."""
+    import socket
+    import time
+
+    tfds = _tfds_or_skip()
+    from transformnet.data import _download_addresses, _reachable
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: time.sleep(30))
+    start = time.monotonic()
+    assert not _reachable([("photos.example", 443)], seconds=0.5)
+    assert time.monotonic() - start < 5
+    builder = tfds.builder(_tiny_photos(tfds).name, data_dir="/nonexistent/tfds")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.local:3128")
+    monkeypatch.setenv("https_proxy", "http://proxy.local:3128")
+    assert _download_addresses(builder) == {("proxy.local", 3128): "the proxy proxy.local:3128"}
+    monkeypatch.setenv("NO_PROXY", "photos.example")
+    monkeypatch.setenv("no_proxy", "photos.example")
+    assert _download_addresses(builder) == {("photos.example", 443): "photos.example"}
+
+
 def test_folder_of_only_unreadable_photos_stops_with_one_error(tmp_path):
     from transformnet.data import DataError
 

@@ -495,6 +495,10 @@ class TfdsPhotos:
         return np.stack(arrays) if arrays else np.zeros((0, self.size, self.size, 3), np.uint8)
 
 
+def _offline_hint(host):
+    return f"cannot reach {host}: no network? Or give --data a folder of photos"
+
+
 def _download_problem(error):
     """What stopped a tfds download, in a few words. Offline, the error is requests' text around
     urllib3's ("HTTPConnectionPool(host=...): Max retries exceeded ... (Caused by
@@ -509,14 +513,158 @@ def _download_problem(error):
     text = " ".join(str(e) for e in chain)
     host = re.search(r"Failed to resolve '([^']+)'", text) or re.search(r"host='([^']+)'", text)
     if host and re.search(r"resolve|Name or service not known|name resolution|Max retries|timed out|refused", text):
-        return f"cannot reach {host.group(1)}: no network? Or give --data a folder of photos"
+        return _offline_hint(host.group(1))
     first = (str(chain[-1]).strip().splitlines() or [type(chain[-1]).__name__])[0]
     return first[:200]
 
 
+PROBE_SECONDS = 5.0
+"""How long the check before a tfds download waits, in all, for one of the dataset's hosts to
+accept a connection. Offline, tfds itself retries each file 10 times with backoff (urllib3, about
+3.5 minutes for coco) before it fails."""
+
+
+def _tfds_temp(entry):
+    """Whether ``entry`` (a file name) is one of tfds' own names for unfinished work: a file being
+    downloaded (DownloadManager, ``NAME.tmp.<uuid hex>``), an archive being extracted or a dataset
+    being prepared (``incomplete.*``). tfds never resumes them (each attempt takes a new name), so
+    one that an attempt made is junk once it has failed."""
+    import re
+
+    return bool(re.search(r"\.tmp\.[0-9a-f]{32}$|^incomplete\.", entry))
+
+
+def _download_addresses(builder):
+    """``{(host, port): shown name}`` that downloading ``builder``'s files connects to: the hosts
+    of the URLs in its checksums file (``url_infos``, every config's), or the proxy that requests
+    (tfds' downloader) would use for them (``HTTP(S)_PROXY``, ``NO_PROXY``). Empty where tfds
+    does not know the URLs (no checksums file)."""
+    from urllib.parse import urlsplit
+
+    import requests.utils
+
+    ports = {"http": 80, "https": 443, "ftp": 21}
+    addresses = {}
+    for url in sorted(builder.url_infos or ()):
+        proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+        if proxy and "://" not in proxy:
+            proxy = "http://" + proxy  # requests' reading of a bare host:port
+        parts = urlsplit(proxy or url)
+        if parts.hostname and parts.scheme in ports:
+            address = (parts.hostname, parts.port or ports[parts.scheme])
+            addresses.setdefault(address, parts.hostname if not proxy else f"the proxy {parts.netloc}")
+    return addresses
+
+
+def _reachable(addresses, seconds=PROBE_SECONDS):
+    """Whether one of ``addresses`` ((host, port) pairs) accepts a TCP connection within ``seconds``
+    in all. Each runs in a daemon thread: a resolver that hangs (no DNS server answers) neither
+    holds the answer past ``seconds`` nor keeps the process alive at exit."""
+    import queue
+    import socket
+    import threading
+    import time
+
+    answers = queue.Queue()
+
+    def probe(address):
+        try:
+            socket.create_connection(address, timeout=seconds).close()
+            answers.put(True)
+        except OSError:  # gaierror (no DNS), refused, unreachable, timeout
+            answers.put(False)
+
+    for address in addresses:
+        threading.Thread(target=probe, args=(address,), daemon=True, name=f"probe {address[0]}").start()
+    deadline = time.monotonic() + seconds
+    for _ in addresses:
+        try:
+            if answers.get(timeout=max(0.0, deadline - time.monotonic())):
+                return True
+        except queue.Empty:
+            return False
+    return False
+
+
+def _check_network_first(builder, name):
+    """Makes ``builder.download_and_prepare`` stop at once, before it prints or creates anything,
+    when none of the dataset's download hosts can be reached (DataError naming one).
+
+    The check runs in ``_log_download_bytes``, which tfds calls exactly when it is about to
+    download and prepare (after finding the dataset is not prepared, before its download
+    manager, folders and progress bars): a prepared dataset never meets it, nor does
+    ``tfds.testing.mock_data``. It is left out where the dataset's files may come without the
+    network: manual downloads, or downloads of this dataset already in the download folder
+    (tfds reuses them). Where tfds lacks that method (another version), tfds' own retries stay."""
+    log = getattr(builder, "_log_download_bytes", None)
+    if log is None:
+        return
+
+    def check_then_log():
+        downloads = os.path.join(os.fspath(builder.data_dir_root), "downloads", builder.name)
+        cached = os.path.isdir(downloads) and any(not _tfds_temp(entry) for entry in os.listdir(downloads))
+        addresses = {} if builder.MANUAL_DOWNLOAD_INSTRUCTIONS or cached else _download_addresses(builder)
+        if addresses and not _reachable(list(addresses)[:16]):
+            raise DataError(f"tfds:{name}: cannot download or prepare it ({_offline_hint(next(iter(addresses.values())))})")
+        log()
+
+    builder._log_download_bytes = check_then_log
+
+
+def _undo_leftovers(builder):
+    """A function that removes what a failed ``builder.download_and_prepare()`` left behind and
+    did not exist when ``_undo_leftovers`` was called: tfds' unfinished downloads, extractions and
+    dataset folders (``_tfds_temp``), the dataset's ``.config/metadata.json``
+    and the folders it made that are now empty. Kept: everything that was there before (a user's
+    data, another dataset's files) and finished downloads (tfds reuses them on the next attempt,
+    which then needs no network for them). Only local data dirs (not ``gs://``)."""
+    root = os.fspath(builder.data_dir_root)
+    if "://" in root:
+        return lambda: None
+    data = os.fspath(builder.data_path)
+    downloads = os.path.join(root, "downloads")
+    scanned = [os.path.join(downloads, builder.name), os.path.join(downloads, "extracted"), os.path.dirname(data)]
+    config = os.path.join(os.path.dirname(os.path.dirname(data)), ".config")
+    folders = {config, *scanned, downloads}
+    folder = data
+    while folder != os.path.dirname(folder):  # the dataset's folders, the root and its parents
+        folders.add(folder)
+        folder = os.path.dirname(folder)
+    candidates = folders | {os.path.join(config, "metadata.json")}
+    existed = {path for path in candidates if os.path.lexists(path)}
+    listed = {folder: set(os.listdir(folder)) if os.path.isdir(folder) else set() for folder in scanned}
+
+    def undo():  # never in the way of the error that made it run: what cannot go stays
+        import contextlib
+        import shutil
+
+        for folder, before in listed.items():
+            for entry in sorted(set(os.listdir(folder)) - before) if os.path.isdir(folder) else ():
+                path = os.path.join(folder, entry)
+                if _tfds_temp(entry) and os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                elif _tfds_temp(entry):
+                    with contextlib.suppress(OSError):
+                        os.remove(path)
+        metadata = os.path.join(config, "metadata.json")
+        with contextlib.suppress(OSError):
+            if metadata not in existed and os.path.isfile(metadata):
+                os.remove(metadata)
+        for folder in sorted(folders - existed, key=len, reverse=True):  # deepest first
+            with contextlib.suppress(OSError):
+                if os.path.isdir(folder) and not os.listdir(folder):
+                    os.rmdir(folder)
+
+    return undo
+
+
 def _tfds_builder(tfds, name, split, data_dir):
     """The prepared tfds builder for ``name``, or DataError: an unknown name (with the closest
-    known ones), a failed download or a missing split is found before any model is built."""
+    known ones), a failed download or a missing split is found before any model is built.
+
+    Offline, preparing a dataset that is not prepared yet stops within ``PROBE_SECONDS``
+    (``_check_network_first``); a failed or interrupted attempt leaves nothing it made behind
+    (``_undo_leftovers``)."""
     import difflib
 
     try:
@@ -527,9 +675,14 @@ def _tfds_builder(tfds, name, split, data_dir):
         hint = f"; did you mean {', '.join(close)}?" if close else "; see https://www.tensorflow.org/datasets/catalog"
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise DataError(f"tfds:{name}: {first[:120]}{hint}") from None
+    _check_network_first(builder, name)
+    undo = _undo_leftovers(builder)
     try:
         builder.download_and_prepare()
-    except Exception as error:  # noqa: BLE001 - network, disk, manual-download datasets
+    except BaseException as error:  # also Ctrl-C: tfds never resumes what it had not finished
+        undo()
+        if isinstance(error, DataError) or not isinstance(error, Exception):
+            raise
         raise DataError(f"tfds:{name}: cannot download or prepare it ({_download_problem(error)})") from None
     splits = builder.info.splits
     if splits and split not in splits:
