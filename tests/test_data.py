@@ -147,7 +147,7 @@ def test_unknown_tfds_dataset_is_one_line():
 
 def test_an_offline_tfds_download_names_the_host_it_could_not_reach():
     """The line ended mid-phrase at 160 characters, before the reason (no network)."""
-    from transformnet.data import _download_problem
+    from transformnet.tfds_photos import _download_problem
 
     try:
         try:
@@ -226,7 +226,8 @@ def test_an_offline_tfds_download_stops_at_once_says_so_in_one_line_and_leaves_n
     before the line, and left downloads/coco/*.tmp.*, downloads/extracted, coco/2017 and
     coco/.config/metadata.json in the data dir."""
     _tfds_or_skip()
-    from transformnet.data import DataError, TfdsPhotos
+    from transformnet.data import DataError
+    from transformnet.tfds_photos import TfdsPhotos
 
     lookups = _offline(monkeypatch)
     data_dir = tmp_path / "tfds"
@@ -245,7 +246,8 @@ def test_a_prepared_tfds_dataset_needs_no_network(tmp_path, monkeypatch):
     import socket
 
     tfds = _tfds_or_skip()
-    from transformnet.data import DataError, TfdsPhotos
+    from transformnet.data import DataError
+    from transformnet.tfds_photos import TfdsPhotos
 
     _tiny_photos(tfds)
     data_dir = tmp_path / "tfds"
@@ -272,7 +274,8 @@ def test_a_failed_tfds_download_removes_only_what_it_made(tmp_path, monkeypatch)
     import socket
 
     tfds = _tfds_or_skip()
-    from transformnet.data import DataError, TfdsPhotos
+    from transformnet.data import DataError
+    from transformnet.tfds_photos import TfdsPhotos
 
     monkeypatch.setattr(_tiny_photos(tfds), "fetch", True)
     _offline(monkeypatch)
@@ -299,7 +302,7 @@ def test_the_network_check_waits_seconds_for_a_resolver_that_hangs(monkeypatch):
     import time
 
     tfds = _tfds_or_skip()
-    from transformnet.data import _download_addresses, _reachable
+    from transformnet.tfds_photos import _download_addresses, _reachable
 
     monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: time.sleep(30))
     start = time.monotonic()
