@@ -280,7 +280,7 @@ class PhotoFolder:
         part = f" (this process's shard {index} of {count})" if count > 1 else ""
         copies = f" ({plural(self.copies, 'duplicate')} left out: byte-identical copies)" if self.copies else ""
         unreadable = f", {self.unreadable} unreadable" if self.unreadable else ""
-        text = (f"{plural(self.total, 'photo')} below {self.root}{copies}: {len(self.paths)} for training{part}{unreadable}, "
+        text = (f"{plural(self.total, 'photo')} below {self.root}{copies}: {len(self.paths):,} for training{part}{unreadable}, "
                 f"{len(self.val_paths)} held out for validation")
         if len(self.val_paths) < self.holdout_asked:
             text += f" (not {self.holdout_asked}: at most {config.VALIDATION_FRACTION:.0%} are held out)"
