@@ -227,6 +227,18 @@ def test_two_photos_with_the_same_stem_are_refused(tmp_path, model_dir, photo):
     assert "would be written here" in one_error_line(result, tmp_path / "o" / "street_random.jpg")
 
 
+def test_a_recursive_pattern_keeps_the_subfolders_so_same_named_photos_do_not_collide(tmp_path, model_dir, photo):
+    """Cameras name every day's photos IMG_0001.jpg: flattened, ``'shoot/**/*'`` was refused as
+    two photos writing one output."""
+    for day in ("day1", "day2"):
+        (tmp_path / "shoot" / day).mkdir(parents=True)
+        Image.open(photo).save(tmp_path / "shoot" / day / "IMG_0001.jpg")
+    result = run("--model", model_dir / "random.keras", "--image", tmp_path / "shoot" / "**" / "*", "--output", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    written = sorted(str(p.relative_to(tmp_path / "o")) for p in (tmp_path / "o").rglob("*.jpg"))
+    assert written == [os.path.join(day, "IMG_0001_random.jpg") for day in ("day1", "day2")]
+
+
 def test_one_file_output_for_several_photos_is_refused(tmp_path, model_dir, photo):
     other = tmp_path / "other.png"
     Image.open(photo).save(other)

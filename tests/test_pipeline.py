@@ -1,5 +1,7 @@
 """Which files --image means, and the per-photo pipeline."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -26,7 +28,7 @@ def test_files_folders_and_globs(tmp_path):
     specs = [a, tmp_path / "shoot", str(tmp_path / "other" / "*.png"), str(tmp_path / "other" / "**" / "*.jpg"),
              tmp_path / "empty", str(tmp_path / "none" / "*.jpg"), tmp_path / "missing.jpg",
              a, str(tmp_path / "shoot" / "." / "a.PNG")]  # named again: listed once
-    paths, problems, notes = pipeline.expand_images(specs)
+    paths, problems, notes, _ = pipeline.expand_images(specs)
     # Folder contents sorted by name; a file is listed once, at its first mention.
     assert paths == [a, b, c, d, str(tmp_path / "missing.jpg")]
     assert len(problems) == 2
@@ -74,14 +76,29 @@ def test_subfolders_are_named_never_skipped_silently_and_patterns_keep_photos(tm
     only = tmp_path / "only"
     _touch_image(only / "sub" / "e.jpg")
 
-    paths, problems, notes = pipeline.expand_images([shoot])
+    paths, problems, notes, folders = pipeline.expand_images([shoot])
     assert paths == [a] and problems == []
     assert notes == [f"{shoot}: subfolders not entered: day1/, day2/ ('{shoot}/**/*' takes every level)"]
-    paths, problems, notes = pipeline.expand_images([only])
+    paths, problems, notes, _ = pipeline.expand_images([only])
     assert paths == [] and notes == []
     assert problems == [f"{only}: folder has no image files; subfolders not entered: sub/ ('{only}/**/*' takes every level)"]
     # The pattern the note gives takes every level, photos only.
-    paths, problems, _ = pipeline.expand_images([str(shoot / "**" / "*")])
+    paths, problems, _, folders = pipeline.expand_images([str(shoot / "**" / "*")])
     assert paths == [a, b, c] and problems == []
-    _, problems, _ = pipeline.expand_images([str(shoot / "sidecars" / "*")])
+    assert folders == {b: "day1", c: os.path.join("day2", "deep")}  # the outputs keep the shoot's folders
+    _, problems, _, _ = pipeline.expand_images([str(shoot / "sidecars" / "*")])
     assert problems == [f"{shoot / 'sidecars' / '*'}: matches 1 file, none an image file"]
+
+
+def test_a_pattern_keeps_the_folders_below_its_fixed_part(tmp_path, monkeypatch):
+    """``'*/*.jpg'`` from the shoot, and an absolute ``.../shoot/*/x/*``, give the folders their
+    wildcards walked; a plain ``'*.jpg'`` gives none, so its outputs stay side by side."""
+    a = _touch_image(tmp_path / "day1" / "x" / "a.jpg")
+    b = _touch_image(tmp_path / "day2" / "x" / "a.jpg")
+    top = _touch_image(tmp_path / "top.jpg")
+    monkeypatch.chdir(tmp_path)
+    paths, _, _, folders = pipeline.expand_images([os.path.join("*", "x", "*.jpg"), "*.jpg"])
+    assert paths == [os.path.relpath(a), os.path.relpath(b), "top.jpg"]
+    assert folders == {os.path.relpath(a): os.path.join("day1", "x"), os.path.relpath(b): os.path.join("day2", "x")}
+    _, _, _, folders = pipeline.expand_images([str(tmp_path / "day*" / "x" / "*")])
+    assert folders == {a: os.path.join("day1", "x"), b: os.path.join("day2", "x")} and top not in folders

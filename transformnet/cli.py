@@ -139,7 +139,7 @@ def run_fast(args):
     model (several models: every photo in every style, ``<stem>_<model>.jpg`` each)."""
     models = _resolve_models(args.model, args.checkpoints)
     options = _options(args)
-    images, problems, notes = expand_images(args.image)
+    images, problems, notes, folders = expand_images(args.image)
     for note in notes:
         print(f"note: {note}", file=sys.stderr, flush=True)
     good, sizes = [], {}
@@ -162,7 +162,7 @@ def run_fast(args):
     outputs = plan_outputs(
         [source for source, _ in jobs],
         args.output,
-        [f"{_stem(source)}_{name}{config.OUTPUT_SUFFIX}" for source, name in jobs],
+        [os.path.join(folders.get(source, ""), f"{_stem(source)}_{name}{config.OUTPUT_SUFFIX}") for source, name in jobs],
         protected=list(models.values()),
         force=args.force,
     )

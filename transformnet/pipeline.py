@@ -1,8 +1,9 @@
 """What happens to each photo between loading and saving, and which files are photos.
 
 - :func:`expand_images`: ``--image`` arguments may be files, folders (their image files, not
-  recursive, sorted by name; subfolders with photos are named) and glob patterns (``'shots/*.jpg'``, ``'**'`` recursive), so a
-  whole shoot is one command; mixed sizes are fine because each photo runs at its own size.
+  recursive, sorted by name; subfolders with photos are named) and glob patterns (``'shots/*.jpg'``, ``'**'`` recursive;
+  the outputs keep the subfolders a pattern walked into), so a whole shoot is one command; mixed
+  sizes are fine because each photo runs at its own size.
 - :class:`Options` + :func:`stylize_photo`: optional ``--max-size`` downscale, then the network
   (tiled above ``tiling.AUTO_TILE_PIXELS`` or with ``--tile``), then ``--preserve-color`` and
   ``--strength``, then one rounding to uint8.
@@ -22,9 +23,11 @@ from .info import plural
 
 
 def expand_images(specs):
-    """Returns (paths, problems, notes): image paths in argument order, one-line messages for
-    folders without images and patterns matching none, and one-line notes for subfolders left
-    out.
+    """Returns (paths, problems, notes, folders): image paths in argument order, one-line
+    messages for folders without images and patterns matching none, one-line notes for
+    subfolders left out, and ``{path: output subfolder}`` for the photos a pattern found below
+    its fixed part (``'shoot/**/*'`` finds ``shoot/day1/a.jpg``: ``day1``), so that the outputs
+    keep the shoot's folders: flattened, ``day1/a.jpg`` and ``day2/a.jpg`` collided.
 
     Every file is listed once, at its first mention, however it is named (``shoot/`` and then
     ``shoot/best.jpg``, ``./a.jpg`` and ``a.jpg``, a glob that overlaps a folder): the same
@@ -36,13 +39,16 @@ def expand_images(specs):
     A folder's subfolders are not entered (the outputs share one folder), but never silently:
     those holding photos are named, with the pattern that takes them too.
     """
-    paths, problems, notes, seen = [], [], [], set()
+    paths, problems, notes, seen, folders = [], [], [], set(), {}
 
-    def add(path):
+    def add(path, root=None):
         key = os.path.realpath(path)
         if key not in seen:
             seen.add(key)
             paths.append(path)
+            below = os.path.relpath(os.path.dirname(path) or os.curdir, root or os.curdir) if root is not None else os.curdir
+            if below != os.curdir and not below.startswith(os.pardir):
+                folders[path] = below
 
     for spec in map(os.fspath, specs):
         if os.path.isdir(spec):
@@ -58,10 +64,20 @@ def expand_images(specs):
                 problems.append(f"{spec}: " + (f"matches {plural(len(matched), 'file')}, none an image file" if matched
                                                else "no files match this pattern"))
             for path in found:
-                add(path)
+                add(path, _fixed_part(spec))
         else:
             add(spec)
-    return paths, problems, notes
+    return paths, problems, notes, folders
+
+
+def _fixed_part(pattern):
+    """The folders of ``pattern`` before its first wildcard: ``'shoot/**/*.jpg'`` -> ``shoot``."""
+    fixed = []
+    for part in pattern.split(os.sep)[:-1]:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return os.sep.join(fixed) if fixed != [""] else os.sep
 
 
 def _folder(folder):
