@@ -274,3 +274,22 @@ def test_a_folder_lock_is_exclusive_and_dies_with_its_process(tmp_path):
     with folder_lock(folder):
         pass
     assert [p.name for p in folder.iterdir()] == [".lock"]
+
+
+def test_a_folder_lock_removes_the_folders_it_made_if_nothing_else_was_written(tmp_path):
+    """A run that stopped on bad photos left runs/NAME/.lock behind (and runs/): the folders the
+    lock made go with it when they hold nothing else, also when the block raised; a folder that
+    was there before, or that the block wrote into, stays."""
+    from transformnet.files import folder_lock
+
+    with pytest.raises(ValueError):
+        with folder_lock(tmp_path / "runs" / "bad"):
+            raise ValueError("no readable photos")
+    assert list(tmp_path.iterdir()) == []
+    with folder_lock(tmp_path / "runs" / "good"):
+        (tmp_path / "runs" / "good" / "events").write_text("x")
+    assert sorted(p.name for p in (tmp_path / "runs" / "good").iterdir()) == [".lock", "events"]
+    (tmp_path / "kept").mkdir()
+    with folder_lock(tmp_path / "kept"):
+        pass
+    assert [p.name for p in (tmp_path / "kept").iterdir()] == [".lock"]

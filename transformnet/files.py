@@ -217,14 +217,17 @@ def folder_lock(folder):
     """Holds an exclusive lock on ``folder`` (the file ``.lock`` in it) inside the block, or
     raises FolderBusy at once when another process holds it. ``fcntl.flock`` dies with its
     process, so a killed job leaves no stale lock to clean up; where there is no ``fcntl``
-    (Windows) the block runs unlocked."""
+    (Windows) the block runs unlocked. Folders it made that hold nothing but the lock at the
+    end (a run that stopped on bad photos before writing anything) are removed with it."""
     try:
         import fcntl
     except ImportError:
         yield
         return
+    made = _new_folders(folder)
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, ".lock"), "a+") as handle:
+    lock = os.path.join(folder, ".lock")
+    with open(lock, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -238,6 +241,20 @@ def folder_lock(folder):
             yield
         finally:
             handle.truncate(0)  # the lock goes with the handle; the empty file stays
+            if made and os.listdir(folder) == [".lock"]:
+                os.remove(lock)  # while still held: a run starting now gets FolderBusy, not an orphan
+                for new in made:  # deepest first; one that is not empty stays
+                    with contextlib.suppress(OSError):
+                        os.rmdir(new)
+
+
+def _new_folders(folder):
+    """The folders ``os.makedirs(folder)`` would make, deepest first."""
+    made, folder = [], os.path.abspath(folder)
+    while not os.path.lexists(folder):
+        made.append(folder)
+        folder = os.path.dirname(folder)
+    return made
 
 
 def _remove(tmp):
