@@ -195,8 +195,25 @@ def test_options(model, photo):
     ],
 )
 def test_bad_images_are_one_line_errors(model, image, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(tn.ImageError, match=message):
         tn.stylize(model, image)
+
+
+def test_the_errors_the_docstring_names_are_the_packages_and_cost_nothing_to_import():
+    """``except tn.ModelError`` raised AttributeError: the classes lived in submodules only."""
+    import transformnet.data
+    import transformnet.fast
+    import transformnet.settings
+
+    assert tn.ModelError is transformnet.fast.ModelError and tn.DataError is transformnet.data.DataError
+    assert tn.TrainingError is transformnet.settings.TrainingError and issubclass(tn.WriteError, Exception)
+    assert {"ModelError", "ImageError", "DataError", "FlagError", "TrainingError", "WriteError"} <= set(tn.__all__)
+    assert all(name in tn.__doc__ for name in tn.ERRORS)
+    with pytest.raises(AttributeError, match="has no attribute 'ModelErorr'"):
+        tn.ModelErorr
+    code = "import sys, transformnet; transformnet.__all__; print('numpy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False"]
 
 
 def test_bad_options_are_refused(model, photo):
@@ -235,9 +252,7 @@ def test_a_model_name_or_path_is_loaded_and_anything_else_is_refused(checkpoints
 def test_train_refuses_unknown_settings_and_bad_data(tmp_path):
     with pytest.raises(TypeError, match="stlye_weight"):
         tn.train(style="painting.jpg", data="photos", name="x", stlye_weight=1e5)
-    from transformnet.images import ImageError
-
-    with pytest.raises(ImageError, match="missing.jpg: no such file"):
+    with pytest.raises(tn.ImageError, match="missing.jpg: no such file"):
         tn.train(style=tmp_path / "missing.jpg", data=tmp_path, name="x", output=tmp_path, logdir=tmp_path / "runs")
     assert not os.listdir(tmp_path)
 

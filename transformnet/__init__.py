@@ -23,7 +23,21 @@ import os
 __version__ = "0.1.0"
 """The one place the version is written; pyproject.toml reads it from here."""
 
-__all__ = ["__version__", "list_models", "load_model", "model_info", "stylize", "train"]
+ERRORS = {"ModelError": "fast", "ImageError": "images", "DataError": "data", "FlagError": "checks",
+          "TrainingError": "settings", "WriteError": "files"}
+"""The exceptions the functions raise (``except tn.ImageError``), and the module each lives in."""
+
+__all__ = ["__version__", "list_models", "load_model", "model_info", "stylize", "train", *ERRORS]
+
+
+def __getattr__(name):
+    """``tn.ImageError`` and the other ``ERRORS``, imported when first named (PEP 562), so that
+    importing the package stays cheap (their modules bring numpy and PIL)."""
+    if name in ERRORS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{ERRORS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def list_models(checkpoints=None):
@@ -73,13 +87,13 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
     of this many pixels (automatic above 3840x2160; bounds memory). ``max_size``:
     downscale first so the longer side is at most this. ``progress(done, total)`` is called
     after each tile. ``precision``: ``"auto"`` (bfloat16 on CPUs with AMX, else float32, as
-    ``eval.py``), ``"float32"`` (exact) or ``"bfloat16"``. Raises ``ValueError`` for a bad image
-    or option.
+    ``eval.py``), ``"float32"`` (exact) or ``"bfloat16"``. Raises ``ImageError`` for a bad image
+    (a ``ValueError``, as for a bad option).
     """
     import numpy as np
     from PIL import Image, ImageOps
 
-    from .images import MIN_SIDE, to_srgb
+    from .images import MIN_SIDE, ImageError, to_srgb
     from .pipeline import Options, stylize_photo
 
     options = Options(tile=tile, max_size=max_size, preserve_color=preserve_color, strength=strength, precision=precision)
@@ -99,9 +113,9 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
     else:
         array = np.asarray(image)
         if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
-            raise ValueError(f"image must be a PIL image or a uint8 (H, W, 3) RGB array, not {array.dtype} {array.shape}")
+            raise ImageError(f"image must be a PIL image or a uint8 (H, W, 3) RGB array, not {array.dtype} {array.shape}")
     if min(array.shape[:2]) < MIN_SIDE:  # PIL images and arrays alike, as files (images.MIN_SIDE)
-        raise ValueError(f"image is {array.shape[1]}x{array.shape[0]} pixels; need at least {MIN_SIDE}x{MIN_SIDE}")
+        raise ImageError(f"image is {array.shape[1]}x{array.shape[0]} pixels; need at least {MIN_SIDE}x{MIN_SIDE}")
     stylized = stylize_photo(model, array, options, progress)
     return Image.fromarray(stylized) if isinstance(image, Image.Image) else stylized
 

@@ -190,6 +190,10 @@ def check_setting(key, value):
 def build_parser():
     """Every flag with a one-line help and its default; the reasons for the defaults are in config.py."""
     p = argparse.ArgumentParser(
+        # Not argparse's own: it shows --style, --name and --data as always required, and with
+        # --config they come from the saved settings (parse_settings).
+        usage="%(prog)s --style PAINTING --name NAME --data DIR|tfds:NAME [flags]\n"
+              "       %(prog)s --config MODEL|CHECKPOINT|JSON [--name NAME] [flags]   (the saved settings, flags override)",
         description="Train a fast style-transfer network for one painting (Johnson et al. 2016).",
         epilog="Every default and the reason for it: transformnet/config.py.",
     )
