@@ -4,6 +4,7 @@ Most error cases are caught before Keras is imported, so they take a fraction of
 the few runs that load a model or the VGG network take a few seconds each.
 """
 
+import io
 import os
 import subprocess
 import sys
@@ -461,18 +462,104 @@ NOT_A_NAME = {
 
 
 @pytest.mark.parametrize("value", NOT_A_NAME)
-@pytest.mark.parametrize("flag", ["--image", "--output", "--video", "--export", "--model", "--style", "--loss-log", "--checkpoints"])
+@pytest.mark.parametrize("flag", ["--image", "--output", "--video", "--video --output", "--export", "--model", "--style", "--loss-log",
+                                  "--checkpoints"])
 def test_a_dash_or_an_empty_name_is_refused_as_no_file(tmp_path, model_dir, photo, flag, value):
-    """'-' (standard input/output for many tools) is no file here: --output - made a folder
-    called '-', --image - said "no such file". An empty name ("$UNSET" in a script) was the
-    current folder for --output and "': no such file" for --image. One line names the flag;
-    nothing is written."""
-    argv = {"--model": ["--image", photo], "--style": ["--image", photo], "--loss-log": ["--style", photo, "--image", photo]}
+    """'-' is standard input or output for one photo's --image and --output (tested below); for
+    every other file or folder it is no name: --output - made a folder called '-' and --image -
+    said "no such file" before stdin was read, and a video is probed and seeked, an MP4 finished
+    by seeking back. An empty name ("$UNSET" in a script) was the current folder for --output
+    and "': no such file" for --image. One line names the flag; nothing is written."""
+    if value == "-" and flag in ("--image", "--output"):
+        pytest.skip("a photo's --image - and --output - are standard input and output")
+    argv = {"--model": ["--image", photo], "--style": ["--image", photo], "--loss-log": ["--style", photo, "--image", photo],
+            "--video --output": ["--video", photo]}
     model = [] if flag in ("--model", "--style", "--loss-log") else ["--model", model_dir / "random.keras"]
     rest = argv.get(flag, ["--image", photo] if flag in ("--output", "--checkpoints") else [])
+    flag = flag.split()[-1]
     result = run(*model, *rest, flag, value, cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip() == "error: " + NOT_A_NAME[value].format(flag=flag)
+    assert not list(tmp_path.iterdir())
+
+
+PNG_SIGNATURE, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
+
+
+def run_piped(*args, stdin=b"", cwd=None, **options):
+    """``eval.py`` with the bytes ``stdin`` on standard input; stdout comes back as bytes,
+    stderr as text."""
+    result = subprocess.run([sys.executable, EVAL, *map(str, args)], input=stdin, capture_output=True, cwd=cwd, timeout=600,
+                            env={k: v for k, v in os.environ.items() if k != "TRANSFORMNET_CHECKPOINTS"}, **options)
+    result.stderr = result.stderr.decode()
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_a_photo_piped_in_and_out_is_the_photo_stylized_and_nothing_else(tmp_path, model_dir, photo):
+    """``cat photo.jpg | eval.py --model M --image - --output - > out.png``: standard output is
+    one PNG of the same pixels a file output gets; the per-photo line goes to standard error,
+    and nothing is written in the current folder."""
+    model = model_dir / "random.keras"
+    piped = run_piped("--model", model, "--image", "-", "--output", "-", stdin=photo.read_bytes(), cwd=tmp_path)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.startswith(PNG_SIGNATURE) and piped.stdout.endswith(PNG_END)  # one PNG, nothing around it
+    assert piped.stderr.splitlines()[-1].startswith("<stdout>  (35x27, ")
+    assert not list(tmp_path.iterdir())
+    assert run("--model", model, "--image", photo, "--output", tmp_path / "file.png").returncode == 0
+    with Image.open(io.BytesIO(piped.stdout)) as piped_image, Image.open(tmp_path / "file.png") as file_image:
+        assert piped_image.size == (35, 27)
+        assert np.array_equal(np.asarray(piped_image), np.asarray(file_image))
+
+
+def test_a_photo_from_stdin_is_named_stdin(tmp_path, model_dir):
+    """Without --output it is written as stdin_<model>.jpg; messages name it <stdin>, and the
+    animated note does not suggest --video, which takes files only."""
+    frames = [Image.new("RGB", (24, 18), (60 * i, 90, 0)) for i in range(3)]
+    gif = io.BytesIO()
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    result = run_piped("--model", model_dir / "random.keras", "--image", "-", stdin=gif.getvalue(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "note: <stdin> is animated (3 frames): stylizing its first frame\n" in result.stderr
+    assert result.stdout.decode().startswith("stdin_random.jpg  (24x18, ")
+    with Image.open(tmp_path / "stdin_random.jpg") as image:
+        assert image.size == (24, 18)
+
+
+def test_stdin_and_stdout_that_cannot_work_are_one_line(tmp_path, model_dir, photo):
+    """Several images for one standard output, an empty or non-image standard input, and a
+    terminal on either side (it would wait on a person's keyboard, or fill their screen with
+    binary) are each one line, before any model loads; nothing is written anywhere."""
+    model = model_dir / "random.keras"
+    cases = [
+        (["--image", "-", photo, "--output", "-"], photo.read_bytes(), "--output -: standard output takes one image but 2 would be written"),
+        (["--image", "-", "--output", tmp_path / "out.png"], b"", "<stdin>: empty (0 bytes)"),
+        (["--image", "-", "--output", "-"], b"not a photo", "<stdin>: not an image file"),
+    ]
+    for argv, stdin, words in cases:
+        result = run_piped("--model", model, *argv, stdin=stdin, cwd=tmp_path)
+        assert result.returncode == 1 and result.stdout == b""
+        assert result.stderr.startswith(f"error: {words}") and result.stderr.count("\n") == 1, result.stderr
+    import pty
+
+    leader, terminal = pty.openpty()
+    try:
+        for argv, streams, words in ((["--image", "-"], {"stdin": terminal}, "<stdin>: standard input is a terminal"),
+                                     (["--image", photo, "--output", "-"], {"stdout": terminal}, "<stdout>: standard output is a terminal")):
+            result = subprocess.run([sys.executable, EVAL, "--model", model, *map(str, argv)], cwd=tmp_path, timeout=60,
+                                    **{"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, **streams}, stderr=subprocess.PIPE, text=True)
+            assert result.returncode == 1 and result.stderr.startswith(f"error: {words}") and result.stderr.count("\n") == 1, result.stderr
+    finally:
+        os.close(terminal)
+        os.close(leader)
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_slow_path_pipes_too(tmp_path, photo):
+    result = run_piped("--style", photo, "--image", "-", "--output", "-", "--iterations", 1, stdin=photo.read_bytes(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(PNG_SIGNATURE) and result.stdout.endswith(PNG_END)
+    assert result.stderr.splitlines()[-1].startswith("<stdout>  (35x27, adam, ")
     assert not list(tmp_path.iterdir())
 
 

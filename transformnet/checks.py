@@ -38,17 +38,19 @@ def model_name(name):
 STDIO = "-"
 
 
-def path_value(flag, value):
-    """A flag's file or folder name is a real name: not ``-`` and not empty.
+def path_value(flag, value, stdio=False):
+    """A flag's file or folder name is a real name: not empty, and ``-`` only where ``stdio``.
 
-    ``-`` is no file here: photos, models and outputs are read and written by name (a photo is
-    checked, and an output planned, before the work; an output is published atomically). Taken as
-    a name it became a folder called ``-`` (--output) or "no such file" (--image). An empty name
-    (``--output ""``, a script's unset variable) was taken as the current folder by some flags and
-    reported as "``: no such file``" by others, or failed late (``--logdir ""``).
+    ``stdio``: the flag takes ``-`` as standard input or output (eval.py's ``--image`` and
+    ``--output`` for one photo; the caller reads or writes it). Elsewhere ``-`` is no file:
+    models, paintings, videos and folders are read and written by name (a video is probed and
+    seeked, an output is published atomically), and taken as a name it became a folder called
+    ``-`` (--output) or "no such file" (--image). An empty name (``--output ""``, a script's
+    unset variable) was taken as the current folder by some flags and reported as
+    "``: no such file``" by others, or failed late (``--logdir ""``).
     """
     values = value if isinstance(value, (list, tuple)) else [value]
-    if STDIO in values:
+    if STDIO in values and not stdio:
         raise FlagError(f"{flag} -: standard input and output are not supported; give a file or folder "
                         "(./- for one named '-')")
     if "" in values:

@@ -16,16 +16,18 @@ video or colour preservation can wrap or replace those pieces in their own modul
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 from dataclasses import asdict
 
 from . import __version__, checks, config
-from .checks import FlagError
+from .checks import STDIO, FlagError
 from .fast import ModelError, resolve_model, shadowed_model
-from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable
-from .images import ImageError, animation_frames, check_output_size, load_image, output_format, probe_image, resize_longer_side, resize_to_max_side
+from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable, describe
+from .images import (Encoded, ImageError, animation_frames, check_output_size, encode_image, load_image, output_format, probe_image,
+                     resize_longer_side, resize_to_max_side, save_image)
 from .pipeline import expand_images
 from .progress import tqdm_disable
 from .quiet import filtered_stderr, load_keras, out_of_memory
@@ -57,12 +59,37 @@ class CLIError(Exception):
     """A problem to report as one ``error:`` line (the message names the file)."""
 
 
+STDIO_JOBS = ("--model", "--style")
+"""The jobs whose ``--image`` and ``--output`` may be ``-`` (standard input, standard output):
+one photo in, one image out. A video is probed and seeked, and an MP4 is finished by seeking
+back; the painting, models and folders are files (``checks.path_value`` refuses ``-`` there)."""
+
+STDIN_NAME, STDOUT_NAME = "<stdin>", "<stdout>"
+"""How messages name ``--image -`` and ``--output -``."""
+
+STDOUT_FORMAT = "PNG"
+"""What ``--output -`` writes: standard output has no suffix to choose a format by, and PNG is
+lossless, has no size limit short of 2^31 px a side, and every tool a pipe leads to reads it."""
+
+
 def _error(message):
     print(f"error: {message}", file=sys.stderr, flush=True)
 
 
 def _stem(path):
+    if isinstance(path, Encoded):  # the photo on standard input: stdin_<model>.jpg
+        return "stdin"
     return os.path.splitext(os.path.basename(path))[0]
+
+
+def _shown(path):
+    """How a line names an output: ``-`` is standard output."""
+    return STDOUT_NAME if path == STDIO else path
+
+
+def _files(paths):
+    """Those of ``paths`` that are files: not standard input (an ``Encoded``) or output (``-``)."""
+    return [path for path in paths if not isinstance(path, Encoded) and path != STDIO]
 
 
 def _known_suffixes():
@@ -76,12 +103,16 @@ def plan_outputs(inputs, output, names, protected=(), force=False):
     photo in several styles).
 
     ``names``: the default file name of each input; ``output`` is None (current folder), a
-    folder, or a file path with an image suffix (only with one input); a path that does not
-    exist and has no image suffix is a new folder. Raises CLIError if an output would replace
+    folder, a file path with an image suffix or ``-`` (standard output; both only with one
+    input); a path that does not exist and has no image suffix is a new folder. Raises CLIError if an output would replace
     an input or a ``protected`` file, two inputs would write the same file, or an output
     exists and ``force`` is false; ImageError for a format PIL cannot write (``.psd``);
     WriteError for a place that cannot be written (a parent that is a file, a read-only folder).
     """
+    if output == STDIO:
+        if len(inputs) > 1:
+            raise CLIError(f"--output -: standard output takes one image but {len(inputs)} would be written; give a folder")
+        return [STDIO] * len(inputs)
     if output is None:
         paths = list(names)
     elif os.path.isdir(output) or output.endswith(("/", os.sep)):
@@ -100,7 +131,7 @@ def plan_outputs(inputs, output, names, protected=(), force=False):
     for path in paths:
         output_format(path)
     sources = {}
-    for source in list(inputs) + list(protected):
+    for source in _files(list(inputs) + list(protected)):
         sources[os.path.realpath(source)] = source
     seen = {}
     for source, path in zip(inputs, paths):
@@ -152,8 +183,8 @@ def run_fast(args):
             continue
         frames = animation_frames(path)
         if frames:  # a photo is one picture: say so rather than drop the other frames unseen
-            print(f"note: {path} is animated ({frames} frames): stylizing its first frame; "
-                  f"--video {path} stylizes every frame", file=sys.stderr, flush=True)
+            hint = "" if isinstance(path, Encoded) else f"; --video {path} stylizes every frame"  # --video takes files
+            print(f"note: {path} is animated ({frames} frames): stylizing its first frame{hint}", file=sys.stderr, flush=True)
     for problem in problems:  # one line each; the other photos are still stylized
         _error(problem)
     if not good:
@@ -175,8 +206,6 @@ def run_fast(args):
 
     import transformnet  # the command line is a thin wrapper over the Python API
 
-    from .images import save_image
-
     loaded = {name: transformnet.load_model(path) for name, path in models.items()}
     status = EXIT_ERROR if problems else EXIT_OK
     bar = tqdm(total=len(jobs), unit="image", disable=tqdm_disable(args.quiet or len(jobs) < 2))
@@ -193,7 +222,7 @@ def run_fast(args):
                 photo = load_image(source)
             result = transformnet.stylize(loaded[name], photo, **asdict(options), progress=tiles)
             tiles.close()
-            save_image(target, result, replace=args.force)
+            _save(target, result, args)
         except Exception as error:  # noqa: BLE001 - the photo's problem is its line; others go on
             reason = out_of_memory(error)
             if reason is None and not isinstance(error, (ImageError, WriteError)):
@@ -216,10 +245,25 @@ def run_fast(args):
                 break
             continue
         seconds = time.perf_counter() - start
-        bar.write(f"{target}  ({result.shape[1]}x{result.shape[0]}, {seconds:.1f} s)")
+        bar.write(f"{_shown(target)}  ({result.shape[1]}x{result.shape[0]}, {seconds:.1f} s)")
         bar.update(1)
     bar.close()
     return status
+
+
+def _save(target, image, args):
+    """Writes a stylized ``image`` to its planned ``target``: a file (``images.save_image``), or
+    for ``--output -`` standard output (``args.stdout``, see ``_stdout_for_the_image``), encoded
+    in full first as a file is, so a failing encoder writes nothing."""
+    if target != STDIO:
+        save_image(target, image, replace=args.force)
+        return
+    data = memoryview(encode_image(image, STDOUT_FORMAT, STDOUT_NAME))
+    try:
+        while data:
+            data = data[os.write(args.stdout, data):]
+    except OSError as error:  # a closed pipe (| head), a full disk (> out.png)
+        raise WriteError(f"{STDOUT_NAME}: cannot write ({describe(error)})", error.errno) from None
 
 
 def _fitting_their_format(jobs, outputs, sizes, max_size, problems):
@@ -232,7 +276,8 @@ def _fitting_their_format(jobs, outputs, sizes, max_size, problems):
             scale = max_size / max(width, height)  # as images.resize_to_max_side
             width, height = max(1, round(width * scale)), max(1, round(height * scale))
         try:
-            check_output_size(target, width, height)
+            if target != STDIO:  # STDOUT_FORMAT, PNG, has no limit to reach
+                check_output_size(target, width, height)
             kept.append((job, target))
         except ImageError as error:
             problems.append(str(error))
@@ -382,7 +427,7 @@ def run_slow(args):
     from tqdm import tqdm
 
     from .color import finish
-    from .images import save_image, to_uint8
+    from .images import to_uint8
     from .losses import PerceptualLoss
     from .slow import stylize
     from .vgg import LossNetwork
@@ -424,12 +469,12 @@ def run_slow(args):
     # As on the fast path (Gatys et al. 2016 preserve colour in the optimised image this way too);
     # the losses reported are the optimisation's, before it.
     image = to_uint8(finish(photo, image, args.preserve_color, args.strength))
-    save_image(output, image, replace=args.force)
+    _save(output, image, args)
     if args.loss_log:
         _write_loss_log(args.loss_log, log_rows, args.force)
     seconds = time.perf_counter() - start
     print(
-        f"{output}  ({image.shape[1]}x{image.shape[0]}, {args.optimizer}, "
+        f"{_shown(output)}  ({image.shape[1]}x{image.shape[0]}, {args.optimizer}, "
         f"{len(log_rows)} evaluations, {seconds:.1f} s, lowest total loss {losses['total']:.4g}, the image kept)",
         flush=True,
     )
@@ -493,7 +538,7 @@ def _plan_extra_output(path, taken, force):
     must be writable."""
     if os.path.isdir(path) or path.endswith(("/", os.sep)):  # first: --force cannot cure it
         raise CLIError(f"{path}: is a folder; the loss log is a file (e.g. {os.path.join(path, 'losses.csv')})")
-    for other in taken:
+    for other in _files(taken):
         if os.path.realpath(path) == os.path.realpath(other) or _same_file(path, other):
             raise CLIError(f"{path}: would overwrite {other}; choose another file")
     if os.path.lexists(path) and not force:
@@ -527,12 +572,13 @@ def build_parser():
     mode.add_argument("--model", nargs="+", metavar="NAME_OR_PATH", help="a trained model by name (see --checkpoints), a path to a .keras file, or a training checkpoint (.npz); several: every photo in each style")
     mode.add_argument("--style", metavar="PAINTING", help="style image for the slow optimisation path")
     mode.add_argument("--info", metavar="NAME_OR_PATH", help="describe a saved model (painting, training budget, time, losses) and exit")
-    parser.add_argument("--image", nargs="+", metavar="PHOTO", help="photo(s) to stylize")
+    parser.add_argument("--image", nargs="+", metavar="PHOTO", help="photo(s) to stylize: files, folders, glob patterns; - reads one photo from standard input")
     parser.add_argument(
         "--output",
         metavar="PATH_OR_DIR",
         help="output folder, or a file path when there is one image (default: the current folder, "
-        "as <stem>_<model>.jpg or <stem>_<style>_gatys.jpg)",
+        "as <stem>_<model>.jpg or <stem>_<style>_gatys.jpg; stdin_<model>.jpg for --image -); - writes the one image "
+        "to standard output as PNG, and every other line goes to standard error",
     )
     parser.add_argument("--force", action="store_true", help="replace existing output files")
     parser.add_argument("--json", action="store_true", help="with --info: print everything as JSON, for scripts")
@@ -608,6 +654,44 @@ LOWER_MEMORY = {
 """What lowers the memory a job needs, for its one-line out-of-memory error."""
 
 
+def _read_stdin():
+    """The photo on standard input (``--image -``), read once, whole: it is read again after the
+    check (``images.Encoded``). A terminal is refused rather than waited on."""
+    if sys.stdin is None:
+        raise CLIError(f"{STDIN_NAME}: standard input is closed; pipe a photo in or give its file")
+    if sys.stdin.isatty():
+        raise CLIError(f"{STDIN_NAME}: standard input is a terminal; pipe a photo in (cat photo.jpg | ...) or give its file")
+    try:
+        return Encoded(sys.stdin.buffer.read(), STDIN_NAME)
+    except OSError as error:
+        raise CLIError(f"{STDIN_NAME}: cannot be read ({describe(error)})") from None
+
+
+@contextlib.contextmanager
+def _stdout_for_the_image(args):
+    """For ``--output -``: ``args.stdout`` is standard output's file descriptor, kept for the
+    image alone, while descriptor 1 points at standard error. So every other line, Python's
+    and C++'s alike (notes, the per-photo line, progress, Keras and TensorFlow), goes to
+    standard error and cannot corrupt the image; restored afterwards (``main`` may be called
+    again in one process)."""
+    args.stdout = None
+    if args.output != STDIO:
+        yield
+        return
+    if os.isatty(1):
+        raise CLIError(f"{STDOUT_NAME}: standard output is a terminal, no place for an image; redirect it (> out.png) "
+                       "or pipe it on")
+    sys.stdout.flush()
+    args.stdout = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(args.stdout, 1)
+        os.close(args.stdout)
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -616,8 +700,13 @@ def main(argv=None):
                "--style": run_slow, "--info": run_info}
     try:
         for flag in PATH_FLAGS:
-            checks.path_value(flag, getattr(args, flag[2:].replace("-", "_")))
-        return runners[job](args)
+            stdio = job in STDIO_JOBS and flag in ("--image", "--output")
+            checks.path_value(flag, getattr(args, flag[2:].replace("-", "_")), stdio=stdio)
+        if job in STDIO_JOBS and STDIO in args.image:
+            photo = _read_stdin()
+            args.image = [photo if spec == STDIO else spec for spec in args.image]
+        with _stdout_for_the_image(args):
+            return runners[job](args)
     except (CLIError, ImageError, ModelError, WriteError, FlagError) as error:
         _error(error)
         return EXIT_ERROR

@@ -63,6 +63,28 @@ class ImageError(ValueError):
     """An input image that cannot be used; ``str()`` is one line naming the file and the problem."""
 
 
+class Encoded(io.BytesIO):
+    """An image file's bytes held in memory, for a photo that is no file (``eval.py --image -``
+    reads standard input): every reader here takes it where it takes a path, and messages name
+    it ``name`` (``<stdin>``). In memory because a photo is read more than once (checked, then
+    decoded) and a pipe cannot be read twice."""
+
+    def __init__(self, data, name):
+        super().__init__(data)
+        self.name = name
+
+    def __str__(self):
+        return self.name
+
+
+def _source(path):
+    """A reader's argument as PIL opens it: an ``Encoded`` rewound, else the path as a string."""
+    if isinstance(path, Encoded):
+        path.seek(0)
+        return path
+    return os.fspath(path)
+
+
 def _scaled_to_gray(image, path, top, what):
     """16-bit or float gray -> 8-bit ``L``, ``top`` being white (see the module docstring)."""
     array = np.asarray(image, dtype=np.float64)
@@ -144,7 +166,10 @@ def to_srgb(image, path):
 
 
 def _check_file(path):
-    problem = read_problem(path)
+    if isinstance(path, Encoded):
+        problem = None if path.getbuffer().nbytes else "empty (0 bytes)"
+    else:
+        problem = read_problem(path)
     if problem:
         raise ImageError(f"{path}: {problem}")
 
@@ -174,8 +199,11 @@ def heif_reader():
 def _unidentified(path):
     """The one line for a file PIL cannot identify: a HEIC photo without the extra says so."""
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(12)
+        if isinstance(path, Encoded):
+            head = path.getvalue()[:12]
+        else:
+            with open(path, "rb") as handle:
+                head = handle.read(12)
     except OSError:
         head = b""
     if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS and not heif_reader():
@@ -184,7 +212,9 @@ def _unidentified(path):
 
 
 def _read(path, decode):
-    """Opens ``path`` with PIL and returns ``decode(image)``, mapping every failure to ImageError."""
+    """Opens ``path`` (a path or an ``Encoded``) with PIL and returns ``decode(image)``, mapping
+    every failure to ImageError."""
+    path = _source(path)
     _check_file(path)
     heif_reader()
     try:
@@ -233,8 +263,6 @@ def probe_image(path):
     Catches missing/empty/non-image files, decompression bombs, unsupported pixel formats and
     too-small images; a truncated file or out-of-range pixels are only found by :func:`load_image`.
     """
-    path = os.fspath(path)
-
     def size(image):
         if image.mode not in READABLE_MODES:
             raise ImageError(f"{path}: unsupported pixel format (PIL mode {image.mode})")
@@ -260,7 +288,7 @@ def is_animated(image):
 def animation_frames(path):
     """The number of frames of an animated image (``is_animated``), else None; unreadable: None."""
     try:
-        return _read(os.fspath(path), lambda image: image.n_frames if is_animated(image) else None)
+        return _read(path, lambda image: image.n_frames if is_animated(image) else None)
     except ImageError:
         return None
 
@@ -272,8 +300,6 @@ def load_image(path, min_side=None):
     decoded at the smallest DCT scale that still covers it (COCO's 640x480 at 1/2 for 256 px),
     which is several times faster.
     """
-    path = os.fspath(path)
-
     def decode(image):
         if min_side and image.format == "JPEG":
             scale = min_side / min(image.size)
@@ -357,16 +383,21 @@ def _encode(image, fmt, quality=JPEG_QUALITY):
     return buffer.getvalue()
 
 
+def encode_image(array, fmt, name, quality=JPEG_QUALITY):
+    """RGB ``array`` (uint8 or float 0..255) as the bytes of a ``fmt`` file tagged sRGB, built in
+    memory (see the module docstring), or ``ImageError`` naming ``name`` when the encoder fails."""
+    try:
+        return _encode(Image.fromarray(to_uint8(array) if array.dtype != np.uint8 else array), fmt, quality)
+    except (OSError, ValueError) as error:  # an encoder's limit not in MAX_SIDE
+        raise ImageError(f"{name}: cannot be written as {fmt} ({str(error).splitlines()[0] or type(error).__name__})") from None
+
+
 def save_image(path, array, quality=JPEG_QUALITY, *, replace):
     """Writes RGB ``array`` (uint8 or float 0..255) to ``path`` atomically, tagged sRGB; format
     from the suffix; an existing ``path`` is replaced only if ``replace`` (``files.publish``). Raises ``ImageError`` for a format it cannot write, ``files.WriteError``
     when the file cannot be written (disk full, permissions)."""
-    fmt = output_format(path)
     check_output_size(path, array.shape[1], array.shape[0])
-    try:
-        data = _encode(Image.fromarray(to_uint8(array) if array.dtype != np.uint8 else array), fmt, quality)
-    except (OSError, ValueError) as error:  # an encoder's limit not in MAX_SIDE
-        raise ImageError(f"{path}: cannot be written as {fmt} ({str(error).splitlines()[0] or type(error).__name__})") from None
+    data = encode_image(array, output_format(path), path, quality)
 
     def write(tmp):
         with open(tmp, "wb") as handle:

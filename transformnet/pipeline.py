@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import config, memory
-from .images import PHOTO_SUFFIXES
+from .images import PHOTO_SUFFIXES, Encoded
 from .info import plural
 
 
@@ -37,12 +37,13 @@ def expand_images(specs):
     image loader reports it. Folders and patterns keep image files only
     (``images.PHOTO_SUFFIXES``, as train.py's ``--data``): ``'shoot/**/*'`` skips sidecars.
     A folder's subfolders are not entered (the outputs share one folder), but never silently:
-    those holding photos are named, with the pattern that takes them too.
+    those holding photos are named, with the pattern that takes them too. A photo that is no
+    file (an ``images.Encoded``: standard input) is passed through, once.
     """
     paths, problems, notes, seen, folders = [], [], [], set(), {}
 
     def add(path, root=None):
-        key = os.path.realpath(path)
+        key = path if isinstance(path, Encoded) else os.path.realpath(path)
         if key not in seen:
             seen.add(key)
             paths.append(path)
@@ -50,7 +51,11 @@ def expand_images(specs):
             if below != os.curdir and not below.startswith(os.pardir):
                 folders[path] = below
 
-    for spec in map(os.fspath, specs):
+    for spec in specs:
+        if isinstance(spec, Encoded):
+            add(spec)
+            continue
+        spec = os.fspath(spec)
         if os.path.isdir(spec):
             found, message = _folder(spec)
             if message:
