@@ -8,7 +8,8 @@ Runs the real commands under ``/usr/bin/time -f %M`` (peak resident set) at two 
 reports the growth per pixel, ``(peak2 - peak1) / (pixels2 - pixels1)``: the painting's style
 (``train.py --style-size``; painting pixels), a train step (``--batch-size`` x
 ``--image-size``^2 pixels, per width), the slow path (``eval.py --style --size``; photo
-pixels) and stylizing one untiled photo (``eval.py --model``; photo pixels, per width).
+pixels), stylizing one untiled photo (``eval.py --model``; photo pixels, per width) and
+decoding a photo (``images.load_image``, per kind of file; photo pixels, any backend).
 Needs ``../shared`` (paintings, photos, VGG16 weights).
 """
 
@@ -43,7 +44,7 @@ def scaled(size, longer):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="tensorflow")
-    parser.add_argument("--jobs", nargs="+", default=["painting", "train", "slow", "stylize"])
+    parser.add_argument("--jobs", nargs="+", default=["painting", "train", "slow", "stylize", "decode"])
     args = parser.parse_args()
 
     from PIL import Image
@@ -100,7 +101,48 @@ def main():
                             "--output", os.path.join(work, "out.jpg")]
 
                 measure("stylize", width, (1000, 2800), stylize, lambda side: side * side)
+        if "decode" in args.jobs:
+            for kind in DECODE_KINDS:
+                measure(f"decode {kind}", None, ((5000, 4000), (10000, 6000)),
+                        lambda size, kind=kind: [py, "-c", "import sys; from transformnet.images import load_image; load_image(sys.argv[1])",
+                                                 decode_sample(work, kind, size)],
+                        lambda size: size[0] * size[1])
     return results
+
+
+DECODE_KINDS = ("rgb.jpg", "gray.jpg", "icc.jpg", "cmyk.jpg", "palette-transparent.png", "rgba.png", "16-bit.png", "float.tif")
+"""The classes of ``memory.decode_bytes_per_pixel``: 8-bit, transparent, deep (16-bit, float)."""
+
+
+def decode_sample(folder, kind, size):
+    """A smooth ``size`` photo of ``kind`` in ``folder`` (made once), for the decode job."""
+    import numpy as np
+    from PIL import Image, ImageCms
+
+    path = os.path.join(folder, f"{size[0]}x{size[1]}-{kind}")
+    if os.path.exists(path):
+        return path
+    gray = Image.linear_gradient("L").resize(size)
+    rgb = Image.merge("RGB", (gray, gray.transpose(Image.Transpose.FLIP_LEFT_RIGHT), gray.transpose(Image.Transpose.FLIP_TOP_BOTTOM)))
+    if kind == "rgb.jpg":
+        rgb.save(path, quality=85)
+    elif kind == "gray.jpg":
+        gray.save(path, quality=85)
+    elif kind == "icc.jpg":  # any embedded profile takes the LittleCMS path
+        rgb.save(path, quality=85, icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    elif kind == "cmyk.jpg":
+        rgb.convert("CMYK").save(path, quality=85)
+    elif kind == "palette-transparent.png":
+        rgb.quantize(256).save(path, transparency=0, compress_level=1)
+    elif kind == "rgba.png":
+        rgba = rgb.copy()
+        rgba.putalpha(gray)
+        rgba.save(path, compress_level=1)
+    elif kind == "16-bit.png":
+        Image.fromarray(np.asarray(gray, np.uint16) * 257).save(path, compress_level=1)
+    else:
+        Image.fromarray(np.asarray(gray, np.float32) / 255, mode="F").save(path)
+    return path
 
 
 if __name__ == "__main__":

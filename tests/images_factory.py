@@ -11,8 +11,8 @@ def _noise(h, w, seed=0):
     return np.random.default_rng(seed).integers(0, 256, size=(h, w, 3), dtype=np.uint8)
 
 
-def _bomb_png(path, width=20000, height=20000):
-    """A tiny PNG whose header claims width x height pixels (over PIL's bomb limit)."""
+def header_png(path, width, height):
+    """A tiny PNG whose header claims width x height gray pixels; its data ends after 64 bytes."""
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -23,8 +23,8 @@ def _bomb_png(path, width=20000, height=20000):
 
 
 def medium_format_png(path, width=12000, height=8400):
-    """A real, decodable 100.8 MP photo (over PIL's 89.5 MP warning, under its 179 MP limit): the
-    size of a medium-format camera's or a phone's full-resolution photo. Flat gray, so small."""
+    """A real, decodable photo, by default of 100.8 MP (over PIL's 89.5 MP warning): the size of a
+    medium-format camera's or a phone's full-resolution photo. Flat gray, so small."""
     Image.new("L", (width, height), 128).save(path, compress_level=1)
     return path
 
@@ -44,8 +44,8 @@ def bad_inputs(folder):
     cases["truncated"] = folder / "truncated.jpg"
     cases["truncated"].write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     full.unlink()
-    cases["bomb"] = folder / "bomb.png"
-    _bomb_png(cases["bomb"])
+    cases["bomb"] = folder / "bomb.png"  # a trillion pixels: no machine has the memory to decode it
+    header_png(cases["bomb"], 1_000_000, 1_000_000)
     cases["one_pixel"] = folder / "one_pixel.png"
     Image.fromarray(_noise(1, 1)).save(cases["one_pixel"])
     return cases

@@ -72,16 +72,17 @@ def test_bad_photo_is_one_line_before_any_model_loads(case, tmp_path, model_dir)
     assert not (tmp_path / "out").exists()
 
 
-def test_a_100_megapixel_photo_is_stylized_not_refused_as_a_bomb(tmp_path, model_dir):
-    """PIL warns above 89.5 MP; that warning once refused medium-format and full-resolution phone
-    photos, which tiling stylizes. Only PIL's hard limit (179 MP, the ``bomb`` case) refuses."""
-    big = medium_format_png(tmp_path / "medium_format.png")
+def test_a_200_megapixel_photo_is_stylized_not_refused_as_a_bomb(tmp_path, model_dir):
+    """PIL warns above 89.5 MP and refuses above 179 MP; that once refused medium-format and
+    full-resolution phone photos, and then 200 MP panoramas, which tiling stylizes. Only a photo
+    whose decode would not fit in the memory left is refused (the ``bomb`` case)."""
+    big = medium_format_png(tmp_path / "panorama.png", 20000, 10000)
     out = tmp_path / "out.png"
     result = run("--model", model_dir / "random.keras", "--image", big, "--output", out, "--max-size", 300)
     assert result.returncode == 0, result.stderr
     assert "DecompressionBomb" not in result.stderr
     with Image.open(out) as image:
-        assert image.size == (300, 210)
+        assert image.size == (300, 150)
 
 
 @pytest.mark.parametrize("case", BAD_CASES + ["truncated"])

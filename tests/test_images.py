@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT
-from images_factory import bad_inputs, good_inputs
+from images_factory import bad_inputs, good_inputs, header_png
 from transformnet.images import ImageError, load_image, probe_image, save_image
 
 
@@ -30,7 +30,7 @@ def good(tmp_path_factory):
         ("zero_byte", "empty"),
         ("text", "not an image"),
         ("truncated", "truncated"),
-        ("bomb", "decompression"),
+        ("bomb", "image too large for this machine: decoding 1000000x1000000 pixels needs about"),
         ("one_pixel", "1x1"),
     ],
 )
@@ -51,6 +51,66 @@ def test_probe_finds_all_but_truncation_cheaply(bad):
         else:
             with pytest.raises(ImageError):
                 probe_image(path)
+
+
+def test_a_photo_over_pils_limit_is_refused_only_for_memory(tmp_path, monkeypatch):
+    """PIL refuses over 2 x MAX_IMAGE_PIXELS (179 MP) although tiling stylizes any size: a 200 MP
+    panorama is read where its decode fits in the memory left, refused in one line where it does
+    not, and PIL's limit stands where the memory cannot be known (not Linux)."""
+    from transformnet import memory
+
+    pano = tmp_path / "pano.png"
+    header_png(pano, 20000, 10000)
+    assert probe_image(pano) == (20000, 10000)
+    monkeypatch.setattr(memory, "available_bytes", lambda: 10**9)
+    with pytest.raises(ImageError) as info:
+        probe_image(pano)
+    assert str(info.value) == (f"{pano}: image too large for this machine: decoding 20000x10000 pixels needs about 3.0 GB "
+                               "of memory, 1.0 GB is available")
+    monkeypatch.setattr(memory, "available_bytes", lambda: None)
+    with pytest.raises(ImageError, match="over PIL's 178,956,970-pixel decompression-bomb limit"):
+        probe_image(pano)
+
+
+def test_pils_limit_is_lifted_for_this_read_alone(tmp_path):
+    """PIL's MAX_IMAGE_PIXELS is the whole process's, the Python API's callers' too, and the
+    training loader reads in threads: while one thread reads a 200 MP photo, another thread's own
+    Image.open still meets PIL's limit, and the global is never changed."""
+    import threading
+
+    from transformnet.images import _read
+
+    pano = tmp_path / "pano.png"
+    header_png(pano, 20000, 10000)
+    limit = Image.MAX_IMAGE_PIXELS
+    inside, done, seen = threading.Event(), threading.Event(), {}
+
+    def held_open(image):  # the read stays open until the other thread has tried
+        inside.set()
+        assert done.wait(30)
+        return image.size
+
+    def other_thread():
+        assert inside.wait(30)
+        try:
+            Image.open(pano)
+            seen["other"] = "opened"
+        except Image.DecompressionBombError:
+            seen["other"] = "refused"
+        seen["limit"] = Image.MAX_IMAGE_PIXELS
+        done.set()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    try:
+        assert _read(pano, held_open) == (20000, 10000)
+    finally:
+        inside.set()
+        done.set()
+        thread.join()
+    assert seen == {"other": "refused", "limit": limit} and Image.MAX_IMAGE_PIXELS == limit
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(pano)
 
 
 def test_good_inputs_become_8bit_rgb(good):

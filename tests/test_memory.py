@@ -95,7 +95,8 @@ def test_training_too_large_for_memory_stops_before_the_first_step(tmp_path, lit
     photos.mkdir()
     for i in range(3):
         Image.fromarray(np.full((40, 48, 3), 60 * i, np.uint8)).save(photos / f"p{i}.jpg")
-    style = need(SHARED_STYLE)
+    style = tmp_path / "painting.png"  # small: decoding it fits in the 1 MB (images.py checks decoding too)
+    Image.fromarray(np.full((48, 64, 3), 90, np.uint8)).save(style)
     status = training.main(["--style", str(style), "--name", "big", "--data", str(photos), "--steps", "1",
                             "--batch-size", "2", "--image-size", "32", "--width", "0.25",
                             "--output", str(tmp_path / "models"), "--logdir", str(tmp_path / "runs")])

@@ -30,6 +30,7 @@ Writes are atomic (``files.atomic_write``) and the encoded file is built in memo
 JPEG writer ignores a failing disk write and would leave a silently truncated file.
 """
 
+import contextvars
 import functools
 import io
 import os
@@ -39,6 +40,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from . import memory
 from .files import atomic_write, read_problem
 
 EXIF_ORIENTATION = 0x0112
@@ -211,18 +213,51 @@ def _unidentified(path):
     return ImageError(f"{path}: not an image file (unknown or unsupported format)")
 
 
+_MEMORY_DECIDES = contextvars.ContextVar("transformnet_memory_decides", default=False)
+"""True inside a :func:`_read` that checks the photo against the memory left: this thread's read
+only, whatever other threads (the training loader's, the caller's) do meanwhile."""
+
+_pil_pixel_check = Image._decompression_bomb_check
+
+
+def _pixel_check(size, *args, **kwargs):
+    """Stands in for PIL's decompression-bomb check (``Image._decompression_bomb_check``, which
+    PIL calls on opening, and on loading a TIFF or seeking a GIF): PIL's own, except inside a
+    :func:`_read` that checks memory instead (``_MEMORY_DECIDES``).
+
+    Why: PIL refuses images over ``2 * Image.MAX_IMAGE_PIXELS`` (179 MP), a guess at what a
+    server can afford, while tiling stylizes any size in bounded memory; 200 MP panoramas and
+    gigapixel scans are real. ``MAX_IMAGE_PIXELS`` is a process-wide global that the Python API's
+    callers may rely on; setting it around a read would lift it for every thread at that moment.
+    A context variable lifts it for this read alone, and everyone else gets PIL's check as it is."""
+    if not _MEMORY_DECIDES.get():
+        _pil_pixel_check(size, *args, **kwargs)
+
+
+Image._decompression_bomb_check = _pixel_check
+
+
+def _decode_bytes_per_pixel(image):
+    deep = image.mode in SIXTEEN_BIT or image.mode == "F"
+    transparent = image.mode in ("LA", "PA", "RGBA", "RGBa") or "transparency" in image.info
+    return memory.decode_bytes_per_pixel(deep, transparent)
+
+
 def _read(path, decode):
     """Opens ``path`` (a path or an ``Encoded``) with PIL and returns ``decode(image)``, mapping
     every failure to ImageError."""
     path = _source(path)
     _check_file(path)
     heif_reader()
+    # A photo is refused only when decoding it would not fit in the memory left (``memory``);
+    # where that cannot be known (not Linux), PIL's decompression-bomb limit stands.
+    available = memory.available_bytes()
+    memory_decides = _MEMORY_DECIDES.set(available is not None)
     try:
         with warnings.catch_warnings():
-            # PIL warns above MAX_IMAGE_PIXELS (89.5 MP) and refuses above twice that. Photos of
-            # 100 to 150 MP (medium-format cameras, phones' full-resolution modes) are real and
-            # tiling stylizes them in bounded memory, so the warning is not shown; the hard limit
-            # stays, as PIL's global is the whole process's (the Python API's callers' too).
+            # PIL warns above MAX_IMAGE_PIXELS (89.5 MP) where its limit stands: photos of 100 to
+            # 150 MP (medium-format cameras, phones' full-resolution modes) are real and tiling
+            # stylizes them in bounded memory, so the warning is not shown.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             # A broken EXIF block only loses the orientation (none is then applied); PIL's raw
             # warnings ("Corrupt EXIF data", "Truncated File Read"), once per read and naming no
@@ -236,9 +271,13 @@ def _read(path, decode):
             # them would take ctypes into the libtiff inside Pillow's wheel (a private path that
             # differs by platform) for the whole process, or filtering fd 2 for the whole run.
             with Image.open(path) as image:
+                if available is not None:
+                    memory.decoding(*image.size, _decode_bytes_per_pixel(image), available)
                 return decode(image)
     except ImageError:
         raise
+    except memory.HostMemoryError as error:
+        raise ImageError(f"{path}: image too large for this machine: {error}") from None
     except Image.DecompressionBombError:
         raise ImageError(f"{path}: image too large (over PIL's {2 * Image.MAX_IMAGE_PIXELS:,}-pixel decompression-bomb limit)") from None
     except UnidentifiedImageError:
@@ -254,13 +293,16 @@ def _read(path, decode):
         raise ImageError(f"{path}: corrupt image ({text})") from None
     except MemoryError:
         raise ImageError(f"{path}: not enough memory to decode this image") from None
+    finally:
+        _MEMORY_DECIDES.reset(memory_decides)
 
 
 def probe_image(path):
     """Cheap check of ``path`` without decoding the pixels: returns (width, height) as the
     image will be loaded (after EXIF rotation), or raises ``ImageError``.
 
-    Catches missing/empty/non-image files, decompression bombs, unsupported pixel formats and
+    Catches missing/empty/non-image files, photos too large to decode in the memory left
+    (decompression bombs), unsupported pixel formats and
     too-small images; a truncated file or out-of-range pixels are only found by :func:`load_image`.
     """
     def size(image):
