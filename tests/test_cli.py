@@ -139,6 +139,23 @@ def test_an_animated_image_is_stylized_from_its_first_frame_with_a_note(tmp_path
     assert (tmp_path / "out" / "anim_random.jpg").exists() and (tmp_path / "out" / "street_random.jpg").exists()
 
 
+def test_each_photo_is_opened_once_before_the_work(tmp_path, model_dir, monkeypatch, capsys):
+    """--image opened every file twice before the work: its size check, then the animation note."""
+    from transformnet import cli
+
+    frames = [Image.new("RGB", (24, 18), (60 * i, 90, 0)) for i in range(3)]
+    gif = tmp_path / "anim.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    existing = tmp_path / "out.jpg"
+    existing.write_bytes(b"an earlier result")  # stops the run after the checks, before Keras
+    opened, open_image = [], Image.open
+    monkeypatch.setattr(Image, "open", lambda fp, *args, **kwargs: opened.append(fp) or open_image(fp, *args, **kwargs))
+    assert cli.main(["--model", str(model_dir / "random.keras"), "--image", str(gif), "--output", str(existing)]) == 1
+    err = capsys.readouterr().err
+    assert f"note: {gif} is animated (3 frames)" in err and "already exists" in err
+    assert opened == [str(gif)]
+
+
 def test_several_models_stylize_every_photo_in_each_style(tmp_path, model_dir, photo):
     """--model a b: <stem>_<model>.jpg for each photo and model, each as --model alone writes it;
     a photo that cannot be read is one line, not one per style; two models with one name (their

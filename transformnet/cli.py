@@ -26,7 +26,7 @@ from . import __version__, checks, config
 from .checks import STDIO, FlagError
 from .fast import ModelError, resolve_model, shadowed_model
 from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable, describe
-from .images import (Encoded, ImageError, animation_frames, check_output_size, encode_image, load_image, output_format, probe_image,
+from .images import (Encoded, ImageError, check_output_size, encode_image, load_image, output_format, probe_photo,
                      resize_longer_side, resize_to_max_side, save_image)
 from .pipeline import expand_images
 from .progress import tqdm_disable
@@ -176,12 +176,12 @@ def run_fast(args):
     good, sizes = [], {}
     for path in images:
         try:
-            sizes[path] = probe_image(path)
+            width, height, frames = probe_photo(path)  # one opening: the check and the animation note
+            sizes[path] = width, height
             good.append(path)
         except ImageError as error:
             problems.append(str(error))
             continue
-        frames = animation_frames(path)
         if frames:  # a photo is one picture: say so rather than drop the other frames unseen
             hint = "" if isinstance(path, Encoded) else f"; --video {path} stylizes every frame"  # --video takes files
             print(f"note: {path} is animated ({frames} frames): stylizing its first frame{hint}", file=sys.stderr, flush=True)

@@ -305,6 +305,14 @@ def probe_image(path):
     (decompression bombs), unsupported pixel formats and
     too-small images; a truncated file or out-of-range pixels are only found by :func:`load_image`.
     """
+    width, height, _ = probe_photo(path)
+    return width, height
+
+
+def probe_photo(path):
+    """:func:`probe_image`'s (width, height) and the number of frames of an animated image
+    (``is_animated``), else None: eval.py checks each photo and notes an animation from one
+    opening of the file."""
     def size(image):
         if image.mode not in READABLE_MODES:
             raise ImageError(f"{path}: unsupported pixel format (PIL mode {image.mode})")
@@ -316,7 +324,11 @@ def probe_image(path):
         if orientation in (5, 6, 7, 8):  # 90-degree rotations swap the sides
             width, height = height, width
         _check_size(path, width, height)
-        return width, height
+        try:
+            frames = image.n_frames if is_animated(image) else None
+        except Exception:  # a damaged later frame (a truncated GIF): the first is still the photo load_image reads
+            frames = None
+        return width, height, frames
 
     return _read(path, size)
 
@@ -325,14 +337,6 @@ def is_animated(image):
     """Whether an open PIL image has several frames that play (GIF, WebP, APNG): a camera's MPO
     JPEG (a photo plus a preview or a stereo pair) is still."""
     return bool(getattr(image, "is_animated", False)) and image.format != "MPO"
-
-
-def animation_frames(path):
-    """The number of frames of an animated image (``is_animated``), else None; unreadable: None."""
-    try:
-        return _read(path, lambda image: image.n_frames if is_animated(image) else None)
-    except ImageError:
-        return None
 
 
 def load_image(path, min_side=None):
