@@ -217,7 +217,7 @@ _MEMORY_DECIDES = contextvars.ContextVar("transformnet_memory_decides", default=
 """True inside a :func:`_read` that checks the photo against the memory left: this thread's read
 only, whatever other threads (the training loader's, the caller's) do meanwhile."""
 
-_pil_pixel_check = Image._decompression_bomb_check
+_pil_pixel_check = getattr(Image, "_decompression_bomb_check", None)  # private: a later Pillow may rename it
 
 
 def _pixel_check(size, *args, **kwargs):
@@ -234,7 +234,8 @@ def _pixel_check(size, *args, **kwargs):
         _pil_pixel_check(size, *args, **kwargs)
 
 
-Image._decompression_bomb_check = _pixel_check
+if _pil_pixel_check is not None:  # else PIL's limit stands, as where memory cannot be read
+    Image._decompression_bomb_check = _pixel_check
 
 
 def _decode_bytes_per_pixel(image):
