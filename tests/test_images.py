@@ -72,6 +72,26 @@ def test_a_photo_over_pils_limit_is_refused_only_for_memory(tmp_path, monkeypatc
         probe_image(pano)
 
 
+def test_a_photo_within_pils_limit_is_never_weighed_against_memory(tmp_path, monkeypatch):
+    """The training loader decodes a 24 MP JPEG at 1/8 scale: its full-size estimate refused it
+    with 300 MB left, and a container's page cache could mark a whole folder unreadable."""
+    from transformnet import memory
+    from transformnet.data import decode_photo
+
+    asked = []
+    monkeypatch.setattr(memory, "available_bytes", lambda: asked.append(1) or 1000)
+    photo = tmp_path / "big.jpg"
+    Image.new("RGB", (6000, 4000), (90, 120, 150)).save(photo)
+    assert decode_photo(photo, 256).shape == (256, 384, 3) and asked == []
+
+
+def test_the_too_large_line_never_reads_the_need_as_the_memory_left():
+    from transformnet import memory
+
+    with pytest.raises(memory.HostMemoryError, match="needs about 24.1 GB of memory, 24.0 GB is available"):
+        memory.decoding(40000, 40020, 15, 24_005_000_000)  # 24.012 GB in 24.005
+
+
 def test_pils_limit_is_lifted_for_this_read_alone(tmp_path):
     """PIL's MAX_IMAGE_PIXELS is the whole process's, the Python API's callers' too, and the
     training loader reads in threads: while one thread reads a 200 MP photo, another thread's own

@@ -244,16 +244,27 @@ def _decode_bytes_per_pixel(image):
     return memory.decode_bytes_per_pixel(deep, transparent)
 
 
+def _check_pixels(image):
+    """A photo over PIL's decompression-bomb limit is refused only when decoding it would not fit
+    in the memory left (``memory.decoding``); where that cannot be known (not Linux), PIL's limit
+    stands. Below the limit nothing is read: the training loader decodes JPEGs at 1/8 scale,
+    where a full-size estimate would refuse photos that need a few MB."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is None or image.size[0] * image.size[1] <= 2 * limit:
+        return
+    available = memory.available_bytes()
+    if available is None:
+        raise Image.DecompressionBombError(f"{image.size} over PIL's limit")
+    memory.decoding(*image.size, _decode_bytes_per_pixel(image), available)
+
+
 def _read(path, decode):
     """Opens ``path`` (a path or an ``Encoded``) with PIL and returns ``decode(image)``, mapping
     every failure to ImageError."""
     path = _source(path)
     _check_file(path)
     heif_reader()
-    # A photo is refused only when decoding it would not fit in the memory left (``memory``);
-    # where that cannot be known (not Linux), PIL's decompression-bomb limit stands.
-    available = memory.available_bytes()
-    memory_decides = _MEMORY_DECIDES.set(available is not None)
+    memory_decides = _MEMORY_DECIDES.set(True)  # _check_pixels instead of PIL's check
     try:
         with warnings.catch_warnings():
             # PIL warns above MAX_IMAGE_PIXELS (89.5 MP) where its limit stands: photos of 100 to
@@ -272,8 +283,7 @@ def _read(path, decode):
             # them would take ctypes into the libtiff inside Pillow's wheel (a private path that
             # differs by platform) for the whole process, or filtering fd 2 for the whole run.
             with Image.open(path) as image:
-                if available is not None:
-                    memory.decoding(*image.size, _decode_bytes_per_pixel(image), available)
+                _check_pixels(image)
                 return decode(image)
     except ImageError:
         raise

@@ -23,6 +23,7 @@ A job is refused only when its estimate is above the memory available. A job jus
 line may still fail.
 """
 
+import math
 import sys
 
 PAINTING_BYTES_PER_PIXEL = 1300
@@ -84,8 +85,9 @@ def decoding(width, height, bytes_per_pixel, available):
     """Decoding a ``width`` x ``height`` photo at ``bytes_per_pixel`` (``decode_bytes_per_pixel``)
     in the ``available`` bytes (``available_bytes``, read by the caller before it opens the file)."""
     need = width * height * bytes_per_pixel
-    if need > available:
-        raise HostMemoryError(f"decoding {width}x{height} pixels needs about {_gb(need)} of memory, {_gb(available)} is available")
+    if need > available:  # the need rounded up and the memory down, so the two never read alike
+        raise HostMemoryError(f"decoding {width}x{height} pixels needs about {math.ceil(need / 1e8) / 10:.1f} GB of memory, "
+                              f"{math.floor(available / 1e8) / 10:.1f} GB is available")
 
 
 def available_bytes():
