@@ -570,6 +570,10 @@ def test_stdin_and_stdout_that_cannot_work_are_one_line(tmp_path, model_dir, pho
     finally:
         os.close(terminal)
         os.close(leader)
+    # A closed standard output (>&-) was a traceback ('NoneType' object has no attribute 'flush').
+    closed = subprocess.run(f'"{sys.executable}" "{EVAL}" --model "{model}" --image "{photo}" --output - >&-', shell=True,
+                            cwd=tmp_path, timeout=60, stderr=subprocess.PIPE, text=True)
+    assert closed.returncode == 1 and closed.stderr == "error: <stdout>: standard output is closed; redirect it (> out.png) or give --output a file\n"
     assert not list(tmp_path.iterdir())
 
 

@@ -665,6 +665,8 @@ def _read_stdin():
         return Encoded(sys.stdin.buffer.read(), STDIN_NAME)
     except OSError as error:
         raise CLIError(f"{STDIN_NAME}: cannot be read ({describe(error)})") from None
+    except MemoryError:  # not the model's: the out-of-memory line of a photo names the model
+        raise CLIError(f"{STDIN_NAME}: not enough memory to read what was piped in") from None
 
 
 @contextlib.contextmanager
@@ -678,6 +680,8 @@ def _stdout_for_the_image(args):
     if args.output != STDIO:
         yield
         return
+    if sys.stdout is None or not _open_descriptor(1):
+        raise CLIError(f"{STDOUT_NAME}: standard output is closed; redirect it (> out.png) or give --output a file")
     if os.isatty(1):
         raise CLIError(f"{STDOUT_NAME}: standard output is a terminal, no place for an image; redirect it (> out.png) "
                        "or pipe it on")
@@ -690,6 +694,14 @@ def _stdout_for_the_image(args):
         sys.stdout.flush()
         os.dup2(args.stdout, 1)
         os.close(args.stdout)
+
+
+def _open_descriptor(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
 
 
 def main(argv=None):

@@ -224,10 +224,17 @@ def folder_lock(folder):
     except ImportError:
         yield
         return
-    made = _new_folders(folder)
-    os.makedirs(folder, exist_ok=True)
     lock = os.path.join(folder, ".lock")
-    with open(lock, "a+") as handle:
+    for attempt in range(2):  # a run ending in the same folder may remove it between the two calls
+        made = _new_folders(folder)
+        os.makedirs(folder, exist_ok=True)
+        try:
+            handle = open(lock, "a+")
+            break
+        except FileNotFoundError:
+            if attempt:
+                raise
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
