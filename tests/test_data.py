@@ -454,17 +454,52 @@ def test_an_unreadable_validation_photo_is_replaced_by_the_next_candidate(tmp_pa
     assert [s.skipped for s in shards] == [1, 0, 0] and len(lines) == 3  # one report of the shared hold-out
     assert all(s.val_paths == data.val_paths for s in shards)
 
-    Image.new("RGB", (40, 30)).save(broken, format="JPEG")  # repaired: it is held out again
-    with pytest.raises(DataError, match="holds other validation photos than at the checkpoint"):
-        PhotoFolder(root, 16, 2, seed=3, holdout=2).restore(state)
+    # A resume takes the checkpoint's split, whatever became readable or unreadable since: the
+    # repaired photo stays out, and a validation photo broken since is left out of validation
+    # (not replaced from the training photos, which would shift every position).
+    Image.new("RGB", (40, 30)).save(broken, format="JPEG")
+    with open(data.val_paths[0], "wb") as handle:
+        handle.write(b"\xff\xd8\xff\xe0 broken since")
+    resumed = PhotoFolder(root, 16, 2, seed=3, holdout=2, log=lines.append)
+    assert resumed.val_paths != data.val_paths
+    resumed.restore(state)
+    assert resumed.paths == data.paths and resumed.val_paths == data.val_paths[1:]
+    assert resumed.validation_images().shape == (1, 16, 16, 3) and (resumed.epoch, resumed.index) == (data.epoch, data.index)
 
 
-def test_a_folder_whose_only_readable_photo_is_held_out_is_one_clear_error(tmp_path):
-    from transformnet.data import HOLDOUT_SEED, DataError
+def test_broken_files_among_few_photos_lower_the_hold_out_instead_of_taking_every_readable_one(tmp_path):
+    """12 files of which 2 readable, those last in the hold-out order: the scan took both for
+    validation past 9 broken ones and left nothing to train on (the old rule trained on them).
+    Each broken candidate lowers the count as it lowers the photos there are."""
+    from transformnet.data import HOLDOUT_SEED
 
-    for i in range(5):
-        (tmp_path / f"{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg %d" % i)
-    last = int(np.random.default_rng(HOLDOUT_SEED).permutation(5)[-1])  # the last candidate is the readable one
-    Image.new("RGB", (40, 30)).save(tmp_path / f"{last}.jpg")
-    with pytest.raises(DataError, match=r"no readable photos left to train on \(1 held out for validation, 4 unreadable\)$"):
-        PhotoFolder(str(tmp_path), 16, 2, holdout=8, log=lambda line: None)
+    order = np.random.default_rng(HOLDOUT_SEED).permutation(12).tolist()
+    for rank, k in enumerate(order):
+        if rank < 10:
+            (tmp_path / f"{k:02d}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg %d" % k)
+        else:
+            Image.new("RGB", (40, 30), (k, 0, 0)).save(tmp_path / f"{k:02d}.jpg")
+    data = PhotoFolder(str(tmp_path), 16, 2, holdout=8, log=lambda line: None)
+    readable = [str(tmp_path / f"{k:02d}.jpg") for k in order[10:]]
+    assert data.val_paths == [] and set(readable) <= set(data.paths)
+    batch = next(data.batches())
+    assert batch.shape == (2, 16, 16, 3)
+
+
+def test_a_checkpoint_from_before_the_split_was_saved_resumes_with_the_rule_it_was_drawn_by(tmp_path):
+    """Its state has no split: the first photos of the fixed order were held out, readable or
+    not; a folder with copies was listed differently then, which is said in one line."""
+    from transformnet.data import DataError
+
+    root = folder_of(tmp_path, count=10)
+    data = PhotoFolder(root, 16, 2, seed=3, holdout=2, log=lambda line: None)
+    old = {k: v for k, v in data.state().items() if k not in ("validation", "unreadable_candidates")}
+    again = PhotoFolder(root, 16, 2, seed=3, holdout=2, log=lambda line: None)
+    again.restore(old)
+    assert (again.val_paths, again.paths) == (data.val_paths, data.paths)
+    copy = os.path.join(root, "zz_copy.jpg")
+    with open(data.paths[0], "rb") as source, open(copy, "wb") as target:
+        target.write(source.read())
+    old["photos"], old["photos_sha256"] = 11, "from the old listing"
+    with pytest.raises(DataError, match="from an older transformnet, which counted byte-identical copies"):
+        PhotoFolder(root, 16, 2, seed=3, holdout=2, log=lambda line: None).restore(old)

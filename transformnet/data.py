@@ -219,18 +219,9 @@ class PhotoFolder:
         self.total = len(paths)
         self.fingerprint = _fingerprint(paths, root)
         self.holdout_asked = int(holdout)
-        held, self._val_arrays, unreadable = self._hold_out(paths, held_out(len(paths), holdout))
-        self.val_paths = [paths[k] for k in held]
-        self.unreadable = len(unreadable)
-        left_out = set(held) | set(unreadable)
-        rest = [p for k, p in enumerate(paths) if k not in left_out]
-        if not rest:
-            left = f" left to train on ({len(held)} held out for validation, {len(unreadable)} unreadable)" if held else ""
-            raise DataError(f"{root}: no readable photos{left}")
-        index, count = self.shard
-        self.paths = rest[index::count]
-        if not self.paths:
-            raise DataError(f"{root}: shard {index} of {count} holds no photos; need at least {count} training photos")
+        self._all = paths
+        self._split(*self._hold_out(paths, holdout))
+        index = self.shard[0]
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.workers = int(workers or min(32, os.cpu_count() or 1))
@@ -244,28 +235,52 @@ class PhotoFolder:
         self._cached_bytes = 0
         self._lock = threading.Lock()
 
-    def _hold_out(self, paths, count):
-        """The validation photos, read now (they are few): ``count`` readable ones, taking the
-        candidates in the fixed ``HOLDOUT_SEED`` order and the next one for each unreadable one.
-        Returns (their indices in ``paths``, sorted; their centre crops; the unreadable indices).
+    def _hold_out(self, paths, asked):
+        """The validation photos, read now (they are few): ``held_out`` of the photos not found
+        unreadable, taking the candidates in the fixed ``HOLDOUT_SEED`` order and the next one for
+        each unreadable one. Returns (their indices in ``paths``, sorted; their centre crops; the
+        unreadable indices).
 
         Read at opening, validation has as many photos as asked and the console line that counts
-        them is exact. An unreadable candidate is left out of training too, where it would only
-        be skipped again with a second warning. The split then depends on which candidates are
-        readable, so ``state()`` records it and a resume where that changed is refused. Shard 0
-        alone warns about them: every process holds out the same photos."""
-        held, unreadable = {}, []
+        them is exact. Each unreadable candidate lowers the count as it lowers the photos there
+        are, so a folder of a few readable photos among broken files still trains on some. An
+        unreadable candidate is left out of training too, where it would only be skipped again
+        with a second warning. ``state()`` records the split, which a resume takes as it was.
+        Shard 0 alone warns: every process holds out the same photos."""
+        held, arrays, unreadable = [], {}, []
         for k in np.random.default_rng(HOLDOUT_SEED).permutation(len(paths)).tolist():
-            if len(held) == count:
+            if len(held) >= held_out(len(paths) - len(unreadable), asked):
                 break
-            try:
-                held[k] = centre_crop(decode_photo(paths[k], self.size), self.size)
-            except ImageError as error:
-                unreadable.append(k)
-                if self.shard[0] == 0:
-                    self.log(f"warning: skipping unreadable validation photo: {error}")
-        order = sorted(held)
-        return order, [held[k] for k in order], unreadable
+            arrays[k] = self._validation_crop(k)
+            (unreadable if arrays[k] is None else held).append(k)
+        held.sort()
+        return held, [arrays[k] for k in held], unreadable
+
+    def _validation_crop(self, k):
+        """The centre crop of photo ``k`` of the list, or None if it is unreadable (one warning,
+        from shard 0)."""
+        try:
+            return centre_crop(decode_photo(self._all[k], self.size), self.size)
+        except ImageError as error:
+            if self.shard[0] == 0:
+                self.log(f"warning: skipping unreadable validation photo: {error}")
+            return None
+
+    def _split(self, held, arrays, unreadable):
+        """Validation: ``held`` (indices into the photo list) and their crops; training: every
+        other photo but the ``unreadable`` candidates, this process's shard of them."""
+        paths, index, count = self._all, *self.shard
+        self._held, self._unreadable = list(held), list(unreadable)
+        self.val_paths, self._val_arrays = [paths[k] for k in held], arrays
+        self.unreadable = len(unreadable)
+        left_out = set(held) | set(unreadable)
+        rest = [p for k, p in enumerate(paths) if k not in left_out]
+        if not rest:
+            left = f" left to train on ({len(held)} held out for validation, {len(unreadable)} unreadable)" if held else ""
+            raise DataError(f"{self.root}: no readable photos{left}")
+        self.paths = rest[index::count]
+        if not self.paths:
+            raise DataError(f"{self.root}: shard {index} of {count} holds no photos; need at least {count} training photos")
 
     def __len__(self):
         return len(self.paths)
@@ -290,31 +305,48 @@ class PhotoFolder:
 
     # --- position -------------------------------------------------------------------------
     def state(self):
+        relative = [os.path.relpath(p, self.root) for p in self._all]
         return {"epoch": self.epoch, "index": self.index, "skipped": self.skipped, "bad": sorted(self.bad),
                 "photos": self.total, "photos_sha256": self.fingerprint,
-                "validation_sha256": _fingerprint(self.val_paths, self.root)}
+                "validation": [relative[k] for k in self._held], "unreadable_candidates": [relative[k] for k in self._unreadable]}
 
     def restore(self, state):
         """Continues at ``state`` (a checkpoint's position); refuses a folder whose photos changed.
 
-        Which photos are held out, and the order of every epoch, follow from the folder's photo
-        list: on a folder with photos added or removed since the checkpoint, a resume would
-        train on earlier validation photos and join two different validation curves. The same
-        holds when a photo held out for validation, or a candidate for it, became readable or
-        unreadable (``_hold_out``)."""
+        The order of every epoch follows from the folder's photo list: on a folder with photos
+        added or removed since the checkpoint, a resume would train on earlier validation photos
+        and join two different validation curves. The split is taken as the checkpoint saved it,
+        not drawn again: a validation photo that became unreadable since is left out of
+        validation, not replaced from the training photos (which would shift every position)."""
         saved = state.get("photos_sha256")
         if saved is not None and saved != self.fingerprint:
             then = int(state.get("photos", 0))
+            if "validation" not in state and self.copies:
+                raise DataError(f"{self.root}: the checkpoint is from an older transformnet, which counted byte-identical "
+                                "copies of a photo as photos; --resume cannot continue it: train a new run")
             change = f"holds {self.total} photos, not the {then} of the checkpoint" if then != self.total else "holds other photos than at the checkpoint"
             raise DataError(f"{self.root}: {change}; --resume needs the same photos (its validation photos would "
                             "become training photos): restore them, or train a new run")
-        saved = state.get("validation_sha256")
-        if saved is not None and saved != _fingerprint(self.val_paths, self.root):
-            raise DataError(f"{self.root}: holds other validation photos than at the checkpoint (a photo held out for "
-                            "validation became readable or unreadable); --resume needs the same photos: restore them, or train a new run")
+        held, unreadable = self._saved_split(state)
+        if (held, unreadable) != (self._held, self._unreadable):
+            crops = {**dict.fromkeys(self._unreadable), **dict(zip(self._held, self._val_arrays))}  # read at opening
+            for k in held:
+                if k not in crops:
+                    crops[k] = self._validation_crop(k)
+            readable = [k for k in held if crops[k] is not None]
+            self._split(readable, [crops[k] for k in readable], unreadable + [k for k in held if crops[k] is None])
         self.epoch, self.index = int(state["epoch"]), int(state["index"])
         self.skipped = int(state.get("skipped", 0))
         self.bad = set(int(k) for k in state.get("bad", ()))
+
+    def _saved_split(self, state):
+        """(validation indices, unreadable candidates) of a checkpoint; one from before the split
+        was saved held out the first ``held_out`` photos of the fixed order, readable or not."""
+        if "validation" not in state:
+            count = held_out(self.total, self.holdout_asked)
+            return sorted(np.random.default_rng(HOLDOUT_SEED).permutation(self.total)[:count].tolist()), []
+        index = {os.path.relpath(p, self.root): k for k, p in enumerate(self._all)}
+        return [index[name] for name in state["validation"]], [index[name] for name in state["unreadable_candidates"]]
 
     def permutation(self, epoch):
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.paths))
@@ -357,7 +389,8 @@ class PhotoFolder:
         self.skipped += 1
         self.log(f"warning: skipping unreadable photo: {problem}")
         if len(self.bad) >= len(self.paths):
-            raise DataError(f"{self.root}: no readable photos")
+            held = f" left to train on ({len(self.val_paths)} held out for validation)" if self.val_paths else ""
+            raise DataError(f"{self.root}: no readable photos{held}")
 
     def batches(self):
         """Endless generator of uint8 batches; advances ``position`` as batches are handed out."""

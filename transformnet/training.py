@@ -260,6 +260,7 @@ class Run:
             self.data.restore(distribute.unpack_position(meta["data"], self.dist.process_index, self.dist.process_count))
         except distribute.DistributionError as error:
             raise TrainingError(f"{self.last_checkpoint}: {error}") from None
+        self.val_images = self.data.validation_images()  # the checkpoint's split (PhotoFolder.restore)
         self.step = self.resumed_at = self.fetched_at = int(meta["step"])  # the step's loss sums start anew here
         self.finite_at_start = True  # a checkpoint is only written with finite losses
         self.earlier_seconds = float(meta.get("wall_time_s", 0.0))
