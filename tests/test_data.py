@@ -304,10 +304,21 @@ def test_the_network_check_waits_seconds_for_a_resolver_that_hangs(monkeypatch):
     tfds = _tfds_or_skip()
     from transformnet.tfds_photos import _download_addresses, _reachable
 
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: time.sleep(30))
+    import threading
+
+    answer = threading.Event()
+
+    def hangs(*args, **kwargs):  # until the test is over; then no such host, as a resolver would say
+        answer.wait(30)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hangs)
     start = time.monotonic()
-    assert not _reachable([("photos.example", 443)], seconds=0.5)
-    assert time.monotonic() - start < 5
+    try:
+        assert not _reachable([("photos.example", 443)], seconds=0.5)
+        assert time.monotonic() - start < 5
+    finally:
+        answer.set()
     builder = tfds.builder(_tiny_photos(tfds).name, data_dir="/nonexistent/tfds")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
