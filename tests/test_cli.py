@@ -684,3 +684,21 @@ def test_an_export_target_is_checked_before_tensorflow_loads(tmp_path, model_dir
     afile.write_text("x")
     assert cli.main(["--model", str(model_dir / "random.keras"), "--export", str(afile), "--format", "onnx"]) == 1
     assert capsys.readouterr().err.strip() == f"error: {afile / 'random.onnx'}: cannot write: {afile} is a file, not a folder"
+
+
+def test_a_stdin_too_large_for_memory_is_named_not_blamed_on_the_model(tmp_path, model_dir, monkeypatch, capsys):
+    """Out of memory while reading standard input printed the model's out-of-memory line."""
+    import io
+    import types
+
+    from transformnet import cli
+
+    class Endless(io.BytesIO):
+        def read(self, *args):
+            raise MemoryError
+
+    monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=Endless(), isatty=lambda: False))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--model", str(model_dir / "random.keras"), "--image", "-"]) == 1
+    assert capsys.readouterr().err == "error: <stdin>: not enough memory to read what was piped in\n"
+    assert not list(tmp_path.iterdir())
