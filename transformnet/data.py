@@ -229,7 +229,7 @@ class PhotoFolder:
         self.cache_bytes = int(cache_mb) * 2**20
         self.epoch = 0
         self.index = 0
-        self.skipped = self.unreadable if index == 0 else 0  # the hold-out is every process's: process 0 counts it
+        self.skipped = len(self._unreadable) if index == 0 else 0  # the hold-out is every process's: process 0 counts it
         self.bad = set()
         self._cache = {}
         self._cached_bytes = 0
@@ -272,7 +272,6 @@ class PhotoFolder:
         paths, index, count = self._all, *self.shard
         self._held, self._unreadable = list(held), list(unreadable)
         self.val_paths, self._val_arrays = [paths[k] for k in held], arrays
-        self.unreadable = len(unreadable)
         left_out = set(held) | set(unreadable)
         rest = [p for k, p in enumerate(paths) if k not in left_out]
         if not rest:
@@ -294,7 +293,7 @@ class PhotoFolder:
         index, count = self.shard
         part = f" (this process's shard {index} of {count})" if count > 1 else ""
         copies = f" ({plural(self.copies, 'duplicate')} left out: byte-identical copies)" if self.copies else ""
-        unreadable = f", {self.unreadable} unreadable" if self.unreadable else ""
+        unreadable = f", {len(self._unreadable)} unreadable" if self._unreadable else ""
         text = (f"{plural(self.total, 'photo')} below {self.root}{copies}: {len(self.paths):,} for training{part}{unreadable}, "
                 f"{len(self.val_paths)} held out for validation")
         if len(self.val_paths) < self.holdout_asked:
@@ -305,10 +304,12 @@ class PhotoFolder:
 
     # --- position -------------------------------------------------------------------------
     def state(self):
-        relative = [os.path.relpath(p, self.root) for p in self._all]
+        def relative(indices):  # the few held-out photos: not the whole list at every checkpoint
+            return [os.path.relpath(self._all[k], self.root) for k in indices]
+
         return {"epoch": self.epoch, "index": self.index, "skipped": self.skipped, "bad": sorted(self.bad),
                 "photos": self.total, "photos_sha256": self.fingerprint,
-                "validation": [relative[k] for k in self._held], "unreadable_candidates": [relative[k] for k in self._unreadable]}
+                "validation": relative(self._held), "unreadable_candidates": relative(self._unreadable)}
 
     def restore(self, state):
         """Continues at ``state`` (a checkpoint's position); refuses a folder whose photos changed.

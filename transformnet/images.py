@@ -245,16 +245,20 @@ def _decode_bytes_per_pixel(image):
 
 
 def _check_pixels(image):
-    """A photo over PIL's decompression-bomb limit is refused only when decoding it would not fit
-    in the memory left (``memory.decoding``); where that cannot be known (not Linux), PIL's limit
-    stands. Below the limit nothing is read: the training loader decodes JPEGs at 1/8 scale,
-    where a full-size estimate would refuse photos that need a few MB."""
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit is None or image.size[0] * image.size[1] <= 2 * limit:
+    """A photo over PIL's decompression-bomb limit (PIL's own check, skipped at opening) is
+    refused only when decoding it would not fit in the memory left (``memory.decoding``); where
+    that cannot be known (not Linux), PIL's limit stands. Below the limit nothing is read: the
+    training loader decodes JPEGs at 1/8 scale, where a full-size estimate would refuse photos
+    that need a few MB."""
+    if _pil_pixel_check is None:  # not wrapped: PIL's check ran at opening
         return
-    available = memory.available_bytes()
-    if available is None:
-        raise Image.DecompressionBombError(f"{image.size} over PIL's limit")
+    try:
+        _pil_pixel_check(image.size)
+        return
+    except Image.DecompressionBombError:
+        available = memory.available_bytes()
+        if available is None:
+            raise
     memory.decoding(*image.size, _decode_bytes_per_pixel(image), available)
 
 
