@@ -954,3 +954,30 @@ def test_the_python_api_takes_config_as_train_py_does(trained):
     for key in ("width", "image_size", "style_size", "batch_size", "validation_photos"):
         assert again["settings"][key] == metadata["settings"][key], key
     assert again["steps"] == 2
+
+
+@pytest.mark.cli
+def test_a_model_trained_as_on_the_gpu_stylizes_alike_on_both_backends(tmp_path):
+    """The shipped models are trained on JAX in mixed_bfloat16 (issue 8) and most users stylize
+    on TensorFlow, the default backend: the file must load there and give the same picture."""
+    pytest.importorskip("jax")
+    make_photos(tmp_path / "photos", count=6, corrupt=False)
+    env = {**os.environ, "TRANSFORMNET_VGG_WEIGHTS": WEIGHTS, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    argv = args(tmp_path, "gpu_like", 3, precision="mixed_bfloat16", log_every=1)
+    train = subprocess.run([sys.executable, "train.py", *argv], cwd=ROOT, env={**env, "KERAS_BACKEND": "jax"},
+                           capture_output=True, text=True, timeout=600)
+    assert train.returncode == 0, train.stderr[-3000:]
+    model = tmp_path / "checkpoints" / "gpu_like.keras"
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (45, 61, 3), dtype=np.uint8)).save(photo)
+    outputs = {}
+    for backend in ("jax", "tensorflow"):
+        outputs[backend] = tmp_path / f"{backend}.png"
+        done = subprocess.run([sys.executable, "eval.py", "--model", str(model), "--image", str(photo),
+                               "--output", str(outputs[backend]), "--quiet"],
+                              cwd=ROOT, env={**env, "KERAS_BACKEND": backend}, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{backend}: {done.stderr[-3000:]}"
+    on_jax, on_tf = (np.asarray(Image.open(outputs[b]), dtype=np.int16) for b in ("jax", "tensorflow"))
+    assert on_jax.shape == on_tf.shape == (45, 61, 3)
+    assert np.abs(on_jax - on_tf).max() <= 2  # float rounding between the backends' kernels, no more
+    assert np.abs(on_jax - np.asarray(Image.open(photo), dtype=np.int16)).mean() > 5  # it stylized
