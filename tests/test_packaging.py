@@ -226,3 +226,11 @@ def test_the_source_archive_holds_the_scripts_tests_and_pictures(tmp_path):
     wanted |= {name for name in tracked if name.startswith(("tests/", "docs/", "transformnet/"))}
     assert wanted <= members, sorted(wanted - members)
     assert not any("__pycache__" in name for name in members)
+
+
+def test_the_readme_design_list_names_every_module():
+    """A reader finds each concern's module from the README's Design list; a module added
+    without a line there (tfds_photos.py, commands.py were) is one a reader cannot find."""
+    design = (ROOT / "README.md").read_text(encoding="utf-8").split("## Design", 1)[1]
+    modules = sorted(p.name for p in (ROOT / "transformnet").glob("*.py"))
+    assert [m for m in modules if f"`transformnet/{m}`" not in design] == []
