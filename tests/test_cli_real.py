@@ -99,6 +99,31 @@ def test_video_with_audio(tmp_path, model_dir):  # noqa: F811
     assert video.probe(tmp_path / "new" / "clip_random.mp4")["size"] == (48, 32)
 
 
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
+def test_a_video_stopped_by_sigterm_leaves_no_partial_file(tmp_path, model_dir, signal_name):  # noqa: F811
+    """``kill``, ``timeout`` or a closed terminal while a video is encoded: Python used to die at
+    once, leaving the temporary video (and its picture-only part) beside the output, and no line.
+    Now it stops as on Ctrl-C: one line, status 128 + the signal, nothing left behind."""
+    import signal
+    import time
+
+    clip, out = tmp_path / "clip.mp4", tmp_path / "out"
+    _make_clip(clip, audio=True, fps=25, seconds=30, size="160x120")
+    out.mkdir()
+    child = subprocess.Popen([sys.executable, str(ROOT / "eval.py"), "--model", "random", "--checkpoints", str(model_dir),
+                              "--video", str(clip), "--output", str(out / "styled.mp4"), "--quiet"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".tmp-*.video.mp4")) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # frames are being encoded
+    assert child.poll() is None, child.communicate()
+    child.send_signal(getattr(signal, signal_name))
+    stdout, stderr = child.communicate(timeout=60)
+    assert child.returncode == 128 + getattr(signal, signal_name), stderr
+    assert stderr.strip() == f"error: stopped by {signal_name}" and stdout == ""
+    assert list(out.iterdir()) == []
+
+
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_export_cli(tmp_path, model_dir, backend):  # noqa: F811
     """The converters are TensorFlow's; the job runs on it whatever KERAS_BACKEND says (it used
