@@ -42,6 +42,25 @@ def test_a_crash_inside_still_shows_what_was_printed():
     assert result.stderr.splitlines() == [REAL[1]]
 
 
+def test_ctrl_c_while_the_filter_runs_prints_no_traceback_and_loses_no_line():
+    """Ctrl-C at a terminal (or ``timeout -s INT``) reaches the whole process group, the filter
+    too: while Keras loaded, eval.py printed the filter's own ``Traceback ... KeyboardInterrupt``
+    above its ``error: interrupted``, and whatever the process printed after went nowhere."""
+    body = (
+        "import signal, time\n"
+        "signal.signal(signal.SIGINT, lambda *args: None)  # this process goes on, as eval.py cleans up\n"
+        "with filtered_stderr():\n"
+        "    time.sleep(1)  # the filter has started\n"
+        "    os.killpg(0, signal.SIGINT)\n"
+        "    time.sleep(0.5)\n"
+        "    os.write(2, b'a line after Ctrl-C\\n')\n"
+    )
+    script = "import os, sys\nfrom transformnet.quiet import filtered_stderr\n" + body
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            start_new_session=True)  # its own group: the signal reaches it and its filter only
+    assert (result.returncode, result.stderr) == (0, "a line after Ctrl-C\n")
+
+
 def test_training_progress_is_a_bar_at_a_terminal_and_plain_lines_in_a_log():
     """tqdm's redraws in a log file (nohup, SLURM, CI) would be one endless line of carriage
     returns: there, each loss fetch is one line of its own."""

@@ -11,7 +11,9 @@ pass.
 
 The filter is a child process, not a thread: if the import itself crashes (a CPU without AVX, a
 broken CUDA install aborts the process) the child still forwards what was printed before the
-crash. ``TRANSFORMNET_VERBOSE=1`` shows everything. The device in use is printed by the trainer
+crash. It ignores Ctrl-C, SIGTERM and SIGHUP, which reach every process of a terminal's (or
+``timeout``'s) group: it ends when its input does, so it neither prints a traceback of its own
+nor drops the lines the process prints while it stops. ``TRANSFORMNET_VERBOSE=1`` shows everything. The device in use is printed by the trainer
 itself, so a GPU that failed to initialise is not hidden either.
 """
 
@@ -31,7 +33,10 @@ NOISE = re.compile(
 )
 
 _FILTER = """
-import re, sys
+import re, signal, sys
+for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+    if hasattr(signal, name):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
 noise = re.compile(sys.argv[1].encode("latin-1"))
 out = sys.stdout.buffer
 for line in sys.stdin.buffer:
