@@ -702,3 +702,28 @@ def test_a_stdin_too_large_for_memory_is_named_not_blamed_on_the_model(tmp_path,
     assert cli.main(["--model", str(model_dir / "random.keras"), "--image", "-"]) == 1
     assert capsys.readouterr().err == "error: <stdin>: not enough memory to read what was piped in\n"
     assert not list(tmp_path.iterdir())
+
+
+def test_a_ctrl_c_that_python_swallows_still_stops_eval(monkeypatch, capsys):
+    """JAX, which TensorFlow's converters import, registers a garbage-collector callback, and
+    Python swallows an exception raised inside one: a Ctrl-C landing there printed "Exception
+    ignored in ... _xla_gc_callback" with a traceback, and the job went on to exit 0."""
+    import gc
+    import signal
+
+    from transformnet import cli
+
+    def job(args):
+        def callback(phase, info):
+            gc.callbacks.remove(callback)
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # the handler runs here, inside the callback
+                pass
+
+        gc.callbacks.append(callback)
+        gc.collect()
+        return cli.EXIT_OK
+
+    monkeypatch.setattr(cli, "run_fast", job)
+    assert cli.main(["--model", "m.keras", "--image", "p.jpg", "--quiet"]) == 130
+    assert capsys.readouterr().err == "error: interrupted\n"

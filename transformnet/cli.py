@@ -25,7 +25,7 @@ from dataclasses import asdict
 from . import __version__, checks, config
 from .checks import STDIO, FlagError
 from .fast import ModelError, resolve_model, shadowed_model
-from .files import STOPS_EVERYTHING, Terminated, WriteError, atomic_write, check_writable, describe, stop_cleanly_when_terminated
+from .files import STOPS_EVERYTHING, Terminated, WriteError, atomic_write, check_writable, describe, stop_cleanly_on_signals
 from .images import (Encoded, ImageError, check_output_size, encode_image, load_image, output_format, probe_photo,
                      resize_longer_side, resize_to_max_side, save_image)
 from .pipeline import expand_images
@@ -717,7 +717,7 @@ def main(argv=None):
         if job in STDIO_JOBS and STDIO in args.image:
             photo = _read_stdin()
             args.image = [photo if spec == STDIO else spec for spec in args.image]
-        with stop_cleanly_when_terminated(), _stdout_for_the_image(args):
+        with stop_cleanly_on_signals(), _stdout_for_the_image(args):
             return runners[job](args)
     except (CLIError, ImageError, ModelError, WriteError, FlagError) as error:
         _error(error)

@@ -212,7 +212,7 @@ def _replace(tmp, path):
 
 class Terminated(KeyboardInterrupt):
     """The process was asked to end (``signum``: SIGTERM or SIGHUP), raised where Python runs
-    (:func:`stop_cleanly_when_terminated`); a KeyboardInterrupt, so it unwinds as Ctrl-C does."""
+    (:func:`stop_cleanly_on_signals`); a KeyboardInterrupt, so it unwinds as Ctrl-C does."""
 
     def __init__(self, signum):
         super().__init__(signal.Signals(signum).name)
@@ -220,29 +220,52 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def stop_cleanly_when_terminated():
+def stop_cleanly_on_signals():
     """Within the block SIGTERM (``kill``, ``timeout``, ``docker stop``, a batch system ending a
     job) and SIGHUP (the terminal closed) raise :class:`Terminated` instead of ending Python at
     once: killed outright, it left :func:`atomic_write`'s temporary file (a video being encoded,
     an export) beside the output, and a video's ffmpeg still encoding it. Now every ``finally``
     runs as on Ctrl-C; a second SIGTERM or SIGHUP ends the process at once. A signal ignored
-    already (``nohup`` ignores SIGHUP) stays ignored. Main thread only (Python's rule for
-    handlers); elsewhere the block runs as it is."""
+    already (``nohup`` ignores SIGHUP) stays ignored.
+
+    A signal is also remembered, with Ctrl-C's: Python swallows an exception raised inside a
+    garbage-collector callback (JAX, which TensorFlow's converters import, registers one), so a
+    Ctrl-C landing there printed "Exception ignored in ... _xla_gc_callback" and a traceback,
+    and the job went on to exit 0. That printout is left out and the job stops when the block
+    ends. Main thread only (Python's rule for handlers); elsewhere the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    ending = [number for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
-              if number is not None and signal.getsignal(number) is not signal.SIG_IGN]
+    import sys
+
+    numbers = [number for number in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+               if number is not None and signal.getsignal(number) is not signal.SIG_IGN]
+    received = []
+
+    def stop(signum):
+        return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
 
     def handle(signum, frame):
-        for number in ending:  # cleaning up is not cut short by a repeat; a second one kills
-            signal.signal(number, signal.SIG_DFL)
-        raise Terminated(signum)
+        received.append(signum)
+        if signum != signal.SIGINT:  # cleaning up is not cut short by a repeat; a second one kills
+            for number in set(numbers) - {signal.SIGINT}:
+                signal.signal(number, signal.SIG_DFL)
+        raise stop(signum)
 
-    previous = {number: signal.signal(number, handle) for number in ending}
+    hook = sys.unraisablehook
+
+    def unraisable(report):
+        if not isinstance(report.exc_value, KeyboardInterrupt):  # ours is raised again below
+            hook(report)
+
+    previous = {number: signal.signal(number, handle) for number in numbers}
+    sys.unraisablehook = unraisable
     try:
         yield
+        if received:
+            raise stop(received[0])
     finally:
+        sys.unraisablehook = hook
         for number, handler in previous.items():
             signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
