@@ -161,3 +161,23 @@ def test_a_full_disk_while_adding_the_audio_names_the_output_not_the_source(tmp_
     monkeypatch.setattr(video.subprocess, "run", lambda *args, **kwargs: other)
     with pytest.raises(video.VideoError, match="in.mp4: could not copy the audio track"):
         video._mux_audio(str(tmp_path / "v.mp4"), "in.mp4", str(tmp_path / ".tmp-1.mp4"), "out.mp4", 1.0)
+
+
+def test_a_file_size_limit_while_adding_the_audio_names_the_output_not_the_source(tmp_path):
+    """``ulimit -f`` kills ffmpeg with SIGXFSZ, which prints nothing (subprocess gives children
+    the default action Python ignores): the line blamed the input, "in.mp4: could not copy the
+    audio track (ffmpeg failed)"; it is the output's write failure, and stops a batch."""
+    import errno
+    import sys
+
+    from conftest import ROOT, file_size_limit
+
+    src, picture = tmp_path / "in.mp4", tmp_path / "picture.mp4"
+    _make_clip(src, audio=True)
+    _make_clip(picture, audio=False)
+    code = ("import sys\nfrom transformnet import video\n"
+            "try:\n    video._mux_audio(sys.argv[1], sys.argv[2], sys.argv[3], 'out.mp4', 1.0)\n"
+            "except Exception as error:\n    print(type(error).__name__, getattr(error, 'errno', None), error)\n")
+    result = subprocess.run([sys.executable, "-c", code, str(picture), str(src), str(tmp_path / ".tmp-1.mp4")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, preexec_fn=file_size_limit(1000))
+    assert result.stdout == f"WriteError {errno.EFBIG} out.mp4: cannot write (File too large)\n", result.stderr

@@ -15,8 +15,10 @@ The result is written to a temporary file next to the output, read back (ffmpeg 
 a full disk), and renamed when complete.
 """
 
+import errno
 import logging
 import os
+import signal
 import subprocess
 import warnings
 
@@ -121,6 +123,10 @@ def _mux_audio(video_only, source, target, output, seconds):
             return
     message = (result.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
     number = write_failure_named_in(result.stderr)
+    if result.returncode == -getattr(signal, "SIGXFSZ", 0):
+        # A file-size limit (ulimit -f) kills ffmpeg silently: Python ignores SIGXFSZ, but
+        # subprocess gives children its default action back. Its output is what was too large.
+        number = errno.EFBIG
     if number is not None:
         raise WriteError(f"{output}: cannot write ({os.strerror(number)})", number)
     raise VideoError(f"{source}: could not copy the audio track ({message[:120]})")
