@@ -727,3 +727,28 @@ def test_a_ctrl_c_that_python_swallows_still_stops_eval(monkeypatch, capsys):
     monkeypatch.setattr(cli, "run_fast", job)
     assert cli.main(["--model", "m.keras", "--image", "p.jpg", "--quiet"]) == 130
     assert capsys.readouterr().err == "error: interrupted\n"
+
+
+ODD_SHAPES = {"transformnet.json": "not a readable .keras model file (transformnet.json is not transformnet's metadata)",
+              "metadata.json": "not a Keras model file (its metadata.json is not a JSON object)"}
+
+
+@pytest.mark.parametrize("member, content", [("transformnet.json", b"[1, 2]"), ("transformnet.json", b'"hello"'),
+                                             ("transformnet.json", b'{"settings": "x"}'), ("metadata.json", b"[1]")])
+def test_info_on_metadata_of_another_shape_is_one_line(tmp_path, capsys, model_dir, member, content):
+    """Valid JSON that is not an object where one is read (another tool's member of that name, a
+    hand edit) ended --info and train.py --config with an AttributeError traceback."""
+    from transformnet import cli
+    from transformnet.settings import TrainingError, read_settings_file
+
+    model = tmp_path / "odd.keras"  # a good transform net but for that member
+    with zipfile.ZipFile(model_dir / "random.keras") as good, zipfile.ZipFile(model, "w") as archive:
+        for name in good.namelist():
+            if name != member:
+                archive.writestr(name, good.read(name))
+        archive.writestr(member, content)
+    assert cli.main(["--info", str(model)]) == 1
+    assert capsys.readouterr().err == f"error: {model}: {ODD_SHAPES[member]}\n"
+    if member == "transformnet.json":
+        with pytest.raises(TrainingError, match="transformnet.json is not transformnet's metadata"):
+            read_settings_file(str(model))

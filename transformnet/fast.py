@@ -323,9 +323,14 @@ def model_info(path):
         with zipfile.ZipFile(path) as archive:
             if "metadata.json" in archive.namelist():
                 info["keras"] = json.loads(archive.read("metadata.json"))
-        info["training"] = read_model_metadata(path)
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise ModelError(f"{path}: not a Keras model file ({error})") from None
+    if not isinstance(info["keras"], dict):  # valid JSON of another shape: --info reads it with .get
+        raise ModelError(f"{path}: not a Keras model file (its metadata.json is not a JSON object)")
+    try:
+        info["training"] = read_model_metadata(path)
+    except ValueError as error:  # its line names the file already
+        raise ModelError(str(error)) from None
     if os.fspath(path).endswith(CHECKPOINT_SUFFIX):
         info["training"] = _checkpoint_training(path)
     model = load_transform_model(path)

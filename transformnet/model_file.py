@@ -32,16 +32,26 @@ def export_model(model, path, metadata, *, replace):
     return path
 
 
+OBJECTS = ("settings", "final_losses", "validation_losses")
+"""The members of the metadata that are themselves JSON objects (read with ``.get``)."""
+
+
 def read_model_metadata(path):
     """The metadata dict stored in a ``.keras`` file by :func:`export_model` (``{}`` if none).
 
-    Raises ``ValueError`` with one line naming the file if it is not a readable .keras zip.
+    Raises ``ValueError`` with one line naming the file if it is not a readable .keras zip, or
+    its metadata is not an object of objects where :data:`OBJECTS` says so: valid JSON of another
+    shape (a list, a string: another tool's member of that name, a hand edit) ended
+    ``eval.py --info`` and ``train.py --config`` with an AttributeError traceback.
     """
     path = os.fspath(path)
     try:
         with zipfile.ZipFile(path) as archive:
             if METADATA_MEMBER not in archive.namelist():
                 return {}
-            return json.loads(archive.read(METADATA_MEMBER).decode("utf-8"))
-    except (OSError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+            metadata = json.loads(archive.read(METADATA_MEMBER).decode("utf-8"))
+    except (OSError, zipfile.BadZipFile, ValueError) as error:  # ValueError: bad JSON or UTF-8
         raise ValueError(f"{path}: not a readable .keras model file ({error})") from None
+    if not isinstance(metadata, dict) or not all(isinstance(metadata.get(key, {}), dict) for key in OBJECTS):
+        raise ValueError(f"{path}: not a readable .keras model file ({METADATA_MEMBER} is not transformnet's metadata)")
+    return metadata
