@@ -311,3 +311,27 @@ def test_a_models_folder_that_is_not_there_is_said_so(tmp_path, monkeypatch):
         tn.list_models()
     done = subprocess.run([sys.executable, "-m", "transformnet"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.strip().startswith(f"error: {tmp_path / 'file'}: not a folder")
+
+
+def test_a_models_folder_that_cannot_be_entered_or_listed_is_said_so(tmp_path, monkeypatch):
+    """A folder of models without search permission (another user's, mode 600) hid the model in
+    it: "slim: unknown model; available in ck/: none"; one without read permission (300) still
+    loads a named model, but listed "none" for what it could not list."""
+    from transformnet.fast import resolve_model
+
+    if os.geteuid() == 0:  # root enters and lists any folder: answer as the kernel does its owner
+        monkeypatch.setattr(os, "access", lambda path, mode: os.stat(path).st_mode >> 6 & mode == mode)
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    (folder / "slim.keras").write_bytes(b"")
+    folder.chmod(0o600)
+    try:
+        with pytest.raises(ModelError, match=f"^{folder}: folder cannot be entered \\(permission denied; the folder of models "
+                                             "--checkpoints names\\)$"):
+            resolve_model("slim", folder)
+        folder.chmod(0o300)
+        with pytest.raises(ModelError, match=f"^nosuch: unknown model; available in {folder}/: .*; {folder}/ cannot be "
+                                             "listed \\(permission denied\\)$"):
+            resolve_model("nosuch", folder)
+    finally:
+        folder.chmod(0o700)

@@ -52,10 +52,12 @@ def model_folders(checkpoint_dir=None):
     explicit = checkpoint_dir or os.environ.get("TRANSFORMNET_CHECKPOINTS")
     if explicit:
         explicit = os.fspath(explicit)
+        given = "--checkpoints" if checkpoint_dir else "$TRANSFORMNET_CHECKPOINTS"
         if not os.path.isdir(explicit):  # not "available: none", which read as "you have no models"
-            given = "--checkpoints" if checkpoint_dir else "$TRANSFORMNET_CHECKPOINTS"
             problem = "not a folder" if os.path.lexists(explicit) else "no such folder"
             raise ModelError(f"{explicit}: {problem} (the folder of models {given} names)")
+        if not os.access(explicit, os.X_OK):  # no file in it can be opened: each read "unknown model; available: none"
+            raise ModelError(f"{explicit}: folder cannot be entered (permission denied; the folder of models {given} names)")
         return [explicit]
     folders = []
     for folder in (config.CHECKPOINT_DIR, shipped_model_dir()):
@@ -180,6 +182,9 @@ def _missing_model(spec, folders):
             )
     available = available_models(folders)
     listing = ", ".join(available) if available else f"none (train one with {command('train')})"
+    hidden = [folder + "/" for folder in folders if not os.access(folder, os.R_OK)]  # "none" there is not known
+    if hidden:
+        listing += f"; {' and '.join(hidden)} cannot be listed (permission denied)"
     return f"{spec}: unknown model; available in {' and '.join(f + '/' for f in folders)}: {listing}"
 
 
