@@ -121,6 +121,15 @@ def test_full_disk_is_one_line_and_keeps_the_old_file(tmp_path, name):
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
+def test_a_full_disk_leaves_no_empty_folder_it_made(tmp_path):
+    """``--output new/deeper/`` on a full disk: the first photo's failure left the empty folders."""
+    target = tmp_path / "new" / "deeper" / "photo.jpg"
+    result = subprocess.run([sys.executable, "-c", SAVE, str(target)], cwd=ROOT, capture_output=True, text=True,
+                            preexec_fn=file_size_limit(20_000), timeout=120)
+    assert result.stderr.strip() == f"error: {target}: cannot write (File too large)"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_no_space_left_on_a_real_small_disk(tmp_path):
     """The same with ENOSPC on a 32 KiB tmpfs (needs root to mount; skipped otherwise)."""
     from transformnet.images import save_image

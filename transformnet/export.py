@@ -156,12 +156,12 @@ def export_model(model, directory, name, fmt, force=False):
     and the partial export is removed."""
     import keras
 
-    from .files import WriteError, describe, publish, write_failure_named_in
+    from .files import WriteError, describe, new_folders, publish, remove_empty_folders, write_failure_named_in
 
     target = check_target(directory, name, fmt, force)
     if keras.backend.backend() != "tensorflow":
         raise ExportError(f"{target}: export runs on the TensorFlow backend, and Keras was started on {keras.backend.backend()}")
-    work = None
+    work, made, published = None, new_folders(directory), False
     try:
         os.makedirs(directory, exist_ok=True)
         work = tempfile.mkdtemp(prefix=".tmp-export-", dir=directory)
@@ -173,6 +173,7 @@ def export_model(model, directory, name, fmt, force=False):
         else:
             keras_model_export(model, tmp, "onnx")
         publish(tmp, target, replace=force)
+        published = True
     except ExportError:
         raise
     except WriteError as error:  # the target appeared while converting
@@ -187,6 +188,8 @@ def export_model(model, directory, name, fmt, force=False):
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
+        if not published:  # a failed export leaves no empty --export folder it made
+            remove_empty_folders(made)
     return target
 
 

@@ -116,11 +116,13 @@ def atomic_write(path, write, *, replace):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    made = new_folders(folder)  # removed again if nothing could be written in them
     try:
         os.makedirs(folder, exist_ok=True)
         handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
         os.close(handle)
     except OSError as error:
+        remove_empty_folders(made)
         raise WriteError(f"{path}: cannot write ({describe(error)})", error.errno) from None
     try:
         result = write(tmp)
@@ -135,6 +137,7 @@ def atomic_write(path, write, *, replace):
         return result
     except BaseException as error:
         _remove(tmp)
+        remove_empty_folders(made)  # a full disk at the first photo left an empty --output folder
         if isinstance(error, OSError):
             raise WriteError(f"{path}: cannot write ({describe(error)})", error.errno) from None
         raise
@@ -288,7 +291,7 @@ def folder_lock(folder):
         return
     lock = os.path.join(folder, ".lock")
     for attempt in range(2):  # a run ending in the same folder may remove it between the two calls
-        made = _new_folders(folder)
+        made = new_folders(folder)
         os.makedirs(folder, exist_ok=True)
         try:
             handle = open(lock, "a+")
@@ -312,12 +315,18 @@ def folder_lock(folder):
             handle.truncate(0)  # the lock goes with the handle; the empty file stays
             if made and os.listdir(folder) == [".lock"]:
                 os.remove(lock)  # while still held: a run starting now gets FolderBusy, not an orphan
-                for new in made:  # deepest first; one that is not empty stays
-                    with contextlib.suppress(OSError):
-                        os.rmdir(new)
+                remove_empty_folders(made)
 
 
-def _new_folders(folder):
+def remove_empty_folders(made):
+    """Removes the folders ``made`` (``new_folders``, deepest first) that are empty; one that is
+    not (another photo's output is in it) stays."""
+    for new in made:
+        with contextlib.suppress(OSError):
+            os.rmdir(new)
+
+
+def new_folders(folder):
     """The folders ``os.makedirs(folder)`` would make, deepest first."""
     made, folder = [], os.path.abspath(folder)
     while not os.path.lexists(folder):
