@@ -75,3 +75,30 @@ def test_writing_never_imports_tensorflow(tmp_path):
         done = subprocess.run([sys.executable, "-c", script, case], cwd=ROOT, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert tensorboard_reader.values(tensorboard_reader.run(tmp_path / case), "losses/total") == [(1, 1.5)]
+
+
+def test_a_full_disk_is_one_line_naming_the_event_file_which_keeps_its_complete_events(tmp_path):
+    """A bare OSError from the event file carried no file name (train.py said "error: output: No
+    space left on device"); now a WriteError names the file, and the half-written record is cut
+    off so the file ends with the last complete event."""
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from transformnet.files import WriteError
+        from transformnet.summaries import SummaryWriter
+        writer = SummaryWriter({str(tmp_path)!r})
+        writer.scalars({{"losses/total": 1.5}}, 1)
+        try:
+            writer.image("images/noise", np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), 2)
+        except WriteError as error:
+            print(error)
+        writer.close()
+    """)
+    from conftest import file_size_limit
+
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          preexec_fn=file_size_limit(4000))  # the PNG of 64x64 noise is ~12 kB
+    assert done.returncode == 0, done.stderr
+    (events,) = tmp_path.glob("events.out.tfevents.*")
+    assert done.stdout.strip() == f"{events}: cannot write (File too large)"
+    assert tensorboard_reader.values(tensorboard_reader.run(tmp_path), "losses/total") == [(1, 1.5)]
+    assert events.stat().st_size < 4000

@@ -981,3 +981,37 @@ def test_a_model_trained_as_on_the_gpu_stylizes_alike_on_both_backends(tmp_path)
     assert on_jax.shape == on_tf.shape == (45, 61, 3)
     assert np.abs(on_jax - on_tf).max() <= 2  # float rounding between the backends' kernels, no more
     assert np.abs(on_jax - np.asarray(Image.open(photo), dtype=np.int16)).mean() > 5  # it stylized
+
+
+def test_a_full_disk_while_logging_names_the_event_file_and_the_last_checkpoint(photos, monkeypatch):
+    """The disk fills after a checkpoint, and the next TensorBoard event fails first: the line
+    used to be "error: output: No space left on device" (an OSError with no file name), naming
+    neither the file nor the checkpoint to resume from, as a checkpoint that fails does."""
+    import errno
+
+    import transformnet
+    from transformnet import checkpoints, summaries
+    from transformnet.files import WriteError
+
+    saved = []
+    save = checkpoints.save_checkpoint
+
+    def save_then_fill_the_disk(*args, **kwargs):
+        saved.append(save(*args, **kwargs))
+        return saved[-1]
+
+    class FullDisk(summaries.RecordWriter):
+        def write(self, data):
+            if saved:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            super().write(data)
+
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save_then_fill_the_disk)
+    monkeypatch.setattr(summaries, "RecordWriter", FullDisk)
+    with pytest.raises(WriteError) as info:
+        transformnet.train(**tiny_settings(photos, "fills", 6, checkpoint_every=2, log_every=2, val_every=100), log=lambda line: None)
+    (events,) = (photos / "runs" / "fills").glob("events.out.tfevents.*")
+    checkpoint = photos / "runs" / "fills" / "checkpoints" / "ckpt-000000002.npz"
+    assert saved == [str(checkpoint)]
+    assert str(info.value) == (f"{events}: cannot write (No space left on device); training stopped at step 4, "
+                               f"last good checkpoint: {checkpoint}")

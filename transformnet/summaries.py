@@ -18,6 +18,11 @@ has neither problem. Its background queue is not needed either: every call is fl
 returns (the trainer logs every ``--log-every`` steps, so the flush costs nothing measurable and
 a crash loses nothing already logged).
 
+A write that fails (a full disk, a file-size limit, a folder gone read-only) is a
+``files.WriteError`` naming the event file, as a checkpoint's is; a bare ``OSError`` carries no
+file name, so train.py said "error: output: No space left on device". The partial record is cut
+off again, so the file ends with the last complete event.
+
 HParams dashboard: :meth:`SummaryWriter.hparams` writes the run's settings as one session's
 hyper-parameters. No experiment config is written: runs of one painting are trained one at a
 time, often on different machines, so no single run knows the others' values; without a
@@ -27,6 +32,7 @@ and offers every scalar tag as a metric, its last value being the metric. The tr
 validation losses of each run.
 """
 
+import contextlib
 import io
 import itertools
 import os
@@ -42,6 +48,8 @@ from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.plugins.text.summary_v2 import text_pb
 from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboard.util import tensor_util
+
+from .files import WriteError, describe
 
 _FILE_NUMBER = itertools.count()
 """Distinguishes writers opened in the same second by one process (as EventFileWriter does)."""
@@ -70,13 +78,23 @@ class SummaryWriter:
         name = "events.out.tfevents.%010d.%s.%s.%s.transformnet" % (
             time.time(), socket.gethostname(), os.getpid(), next(_FILE_NUMBER))
         self.path = os.path.join(logdir, name)
-        self._records = RecordWriter(open(self.path, "wb"))
+        self._file = open(self.path, "wb")
+        self._records = RecordWriter(self._file)
+        self._complete = 0  # bytes of complete events written
         self._add(event_pb2.Event(file_version="brain.Event:2"))
 
     def _add(self, event):
         event.wall_time = time.time()
-        self._records.write(event.SerializeToString())
-        self._records.flush()
+        try:
+            self._records.write(event.SerializeToString())
+            self._records.flush()
+        except OSError as error:
+            with contextlib.suppress(OSError):  # the buffer that failed would fail again at close
+                self._records.close()
+            with contextlib.suppress(OSError):
+                os.truncate(self.path, self._complete)
+            raise WriteError(f"{self.path}: cannot write ({describe(error)})", error.errno) from None
+        self._complete = self._file.tell()
 
     def _write(self, summary, step):
         self._add(event_pb2.Event(step=int(step), summary=summary))

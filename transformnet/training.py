@@ -292,6 +292,7 @@ class Run:
         the bar counts finished steps while the device always has work queued. Ctrl-C is
         answered at the next step boundary (``StopRequest``)."""
         from .data import Prefetcher
+        from .files import WriteError
 
         s, stepper, progress = self.settings, self.stepper, self.progress
         put = self.dist.put if self.backend == "jax" else None
@@ -335,6 +336,9 @@ class Run:
                     progress.note("saving a checkpoint")
                     self.last_checkpoint = self.checkpoint(batches.position)
                     progress.note("")
+        except WriteError as error:  # a checkpoint or the TensorBoard events file: a full disk, a size limit
+            raise WriteError(f"{error}; training stopped at step {self.step}, last good checkpoint: {self.last_checkpoint or 'none'}",
+                             error.errno) from None
         finally:
             stop.restore()
             batches.close()
@@ -454,7 +458,6 @@ class Run:
     def checkpoint(self, position):
         """Saves weights, optimizer and every process's data position (process 0 writes)."""
         from . import checkpoints, distribute
-        from .files import WriteError
 
         positions = self.dist.gather(position)
         groups = self.stepper.groups()
@@ -466,11 +469,7 @@ class Run:
         meta = {"settings": self.settings.saved(), "style_sha256": self.style_sha256, "data": distribute.pack_positions(positions),
                 "seed": self.settings.seed, "backend": self.backend, "wall_time_s": round(self.seconds(), 1),
                 "final_losses": self.final, "final_losses_steps": self.final_steps, "validation_losses": self.validation}
-        try:
-            return checkpoints.save_checkpoint(self.settings.checkpoint_dir, self.step, groups, meta, keep=self.settings.keep)
-        except WriteError as error:
-            raise WriteError(f"{error}; training stopped at step {self.step}, last good checkpoint: {self.last_checkpoint or 'none'}",
-                             error.errno) from None
+        return checkpoints.save_checkpoint(self.settings.checkpoint_dir, self.step, groups, meta, keep=self.settings.keep)
 
     def export(self, keras, model, device):
         """Writes OUTPUT/NAME.keras (process 0) as a float32 copy: the file is for inference on any
