@@ -1015,3 +1015,33 @@ def test_a_full_disk_while_logging_names_the_event_file_and_the_last_checkpoint(
     assert saved == [str(checkpoint)]
     assert str(info.value) == (f"{events}: cannot write (No space left on device); training stopped at step 4, "
                                f"last good checkpoint: {checkpoint}")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped interrupt, as CPython reports it
+def test_a_ctrl_c_that_python_drops_during_start_up_still_stops_the_run(photos, monkeypatch):
+    """CPython drops a KeyboardInterrupt raised inside a gc callback ("Exception ignored in:
+    <function _xla_gc_callback>", JAX's, which runs often while Keras is imported): a Ctrl-C two
+    seconds into train.py went unanswered about one time in four and the run trained to the end."""
+    import gc
+    import signal
+
+    import transformnet
+    import transformnet.training as training
+
+    load_keras = training.load_keras
+
+    def ctrl_c_in_a_gc_callback_while_keras_loads():
+        def callback(phase, info):
+            gc.callbacks.remove(callback)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # the KeyboardInterrupt is raised here, inside the callback, and dropped
+
+        gc.callbacks.append(callback)
+        gc.collect()
+        return load_keras()
+
+    monkeypatch.setattr(training, "load_keras", ctrl_c_in_a_gc_callback_while_keras_loads)
+    with pytest.raises(KeyboardInterrupt):
+        transformnet.train(**tiny_settings(photos, "dropped", 2), log=lambda line: None)
+    assert not (photos / "checkpoints").exists() and not (photos / "runs").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back

@@ -75,6 +75,15 @@ def train(settings, out=print, progress=None):
     Every setting is checked and the painting and the photos are opened before Keras is even
     imported, so a mistake costs seconds, not a model build.
     """
+    stop = StopRequest()
+    try:
+        return _train(settings, out, progress, stop)
+    finally:
+        stop.restore()
+
+
+def _train(settings, out, progress, stop):
+    """``train``'s steps; ``stop.check()`` between the long ones of start-up (``StopRequest``)."""
     validate(settings)
     started = time.time()
     _refuse_to_overwrite(settings)
@@ -82,6 +91,7 @@ def train(settings, out=print, progress=None):
 
     style = resize_longer_side(load_image(settings.style), settings.style_size)
     keras = load_keras()
+    stop.check()
     backend = keras.backend.backend()
     if backend not in ("jax", "tensorflow"):
         raise TrainingError(f"KERAS_BACKEND={backend}: the trainer supports jax and tensorflow")
@@ -93,12 +103,15 @@ def train(settings, out=print, progress=None):
         device = device_name(backend)
         out(f"device: {device} ({backend}, {settings.precision})")
         memory.train_step(settings.batch_size, settings.image_size, settings.width)
+        stop.check()
         model, stepper = _build(settings, keras, backend, dist, style)
+        stop.check()
         run = Run(settings, backend, dist, stepper, data, val_images, out, started)
         run.resume()
         run.open_logs(style, progress)
         run.validate_start()
-        run.loop()
+        stop.check()
+        run.loop(stop)
         return run.export(keras, model, device)
 
 
@@ -183,26 +196,40 @@ def _build(settings, keras, backend, dist, style):
 
 
 class StopRequest:
-    """Ctrl-C during training, turned into a request the loop answers at the next step boundary
-    by saving a checkpoint there, so an interrupted run loses no steps (on a CPU, the
-    ``--checkpoint-every`` 2,000 steps are hours). A second Ctrl-C interrupts at once.
+    """Ctrl-C, for the whole of ``train`` (in the main thread, which ``signal`` requires; not
+    where SIGINT is ignored, as for a script's background job).
 
-    Only where it is safe: in the main thread (``signal`` requires it) of a single-process run
-    (with several processes, a checkpoint is a collective that every process must enter).
+    Start-up and export: a Ctrl-C interrupts at once, as Python's own handler would, and is
+    remembered. CPython drops a KeyboardInterrupt raised inside a gc callback ("Exception
+    ignored in: <function _xla_gc_callback>": JAX registers one, which runs often while Keras is
+    imported) and a library's bare ``except:`` swallows it; such a run went on to train for
+    hours. ``check()`` between the steps of start-up stops it there.
+
+    Training loop (``deferring``, single-process runs: with several processes a checkpoint is a
+    collective that every process must enter): a Ctrl-C is a request the loop answers at the next
+    step boundary by saving a checkpoint there, so an interrupted run loses no steps (on a CPU,
+    the ``--checkpoint-every`` 2,000 steps are hours). A second Ctrl-C interrupts at once.
     """
 
-    def __init__(self, enabled):
-        self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.requested = False
+    def __init__(self):
+        self.requested = self.deferring = False
+        self.enabled = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
         # signal.signal answers None for a handler not set from Python (an embedding program).
         self.previous = (signal.signal(signal.SIGINT, self._handle) or signal.default_int_handler) if self.enabled else None
 
     def _handle(self, signum, frame):
+        interrupt = self.requested or not self.deferring
         self.requested = True
-        signal.signal(signal.SIGINT, self.previous)
+        if interrupt:
+            raise KeyboardInterrupt
+
+    def check(self):
+        """Raises the KeyboardInterrupt of a Ctrl-C that was swallowed on its way."""
+        if self.requested:
+            raise KeyboardInterrupt
 
     def restore(self):
-        """Gives Ctrl-C back to whoever had it before (the loop has ended)."""
+        """Gives Ctrl-C back to whoever had it before (the run has ended)."""
         if self.enabled:
             signal.signal(signal.SIGINT, self.previous)
 
@@ -287,7 +314,7 @@ class Run:
             for i, image in enumerate(self.val_images[: config.VALIDATION_IMAGES_SHOWN]):
                 self.writer.image(f"images/validation_photo_{i}", image, 0)
 
-    def loop(self):
+    def loop(self, stop):
         """Steps until ``--steps``, waiting only for the step ``RUN_AHEAD`` behind the newest, so
         the bar counts finished steps while the device always has work queued. Ctrl-C is
         answered at the next step boundary (``StopRequest``)."""
@@ -299,7 +326,7 @@ class Run:
         batches = Prefetcher(self.data, depth=4, put=put)  # the host->device copy starts in the prefetch thread
         interval = (time.time(), self.step)
         tickets = collections.deque()  # one per step not yet known to be finished
-        stop = StopRequest(enabled=self.dist.process_count == 1)
+        stop.deferring = self.dist.process_count == 1
         try:
             compiling = self.step < s.steps
             if compiling:
@@ -340,7 +367,7 @@ class Run:
             raise WriteError(f"{error}; training stopped at step {self.step}, last good checkpoint: {self.last_checkpoint or 'none'}",
                              error.errno) from None
         finally:
-            stop.restore()
+            stop.deferring = False
             batches.close()
             progress.close()
             self.writer.close()
