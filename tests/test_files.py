@@ -302,3 +302,19 @@ def test_a_folder_lock_removes_the_folders_it_made_if_nothing_else_was_written(t
     with folder_lock(tmp_path / "kept"):
         pass
     assert [p.name for p in (tmp_path / "kept").iterdir()] == [".lock"]
+
+
+def test_a_folder_lock_on_a_full_disk_is_one_line_naming_the_lock(tmp_path):
+    """train.py on a --logdir whose disk is full said "error: output: No space left on device":
+    the pid written into .lock failed with an OSError that names no file. Now a WriteError names
+    .lock, and the folders the lock made are gone again."""
+    from conftest import file_size_limit
+
+    script = ("import sys\nfrom transformnet.files import WriteError, folder_lock\n"
+              "try:\n    with folder_lock(sys.argv[1]):\n        print('locked')\nexcept WriteError as error:\n    print(error)\n")
+    folder = tmp_path / "runs" / "starry"
+    done = subprocess.run([sys.executable, "-c", script, str(folder)], cwd=ROOT, capture_output=True, text=True,
+                          preexec_fn=file_size_limit(0))  # no byte can be written, as on a full disk
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{folder / '.lock'}: cannot write (File too large)\n"
+    assert list(tmp_path.iterdir()) == []

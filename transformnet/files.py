@@ -280,7 +280,8 @@ class FolderBusy(Exception):
 @contextlib.contextmanager
 def folder_lock(folder):
     """Holds an exclusive lock on ``folder`` (the file ``.lock`` in it) inside the block, or
-    raises FolderBusy at once when another process holds it. ``fcntl.flock`` dies with its
+    raises FolderBusy at once when another process holds it (WriteError, naming ``.lock``, when
+    the holder's pid cannot be written in it: a full disk). ``fcntl.flock`` dies with its
     process, so a killed job leaves no stale lock to clean up; where there is no ``fcntl``
     (Windows) the block runs unlocked. Folders it made that hold nothing but the lock at the
     end (a run that stopped on bad photos before writing anything) are removed with it."""
@@ -305,14 +306,15 @@ def folder_lock(folder):
         except BlockingIOError:
             handle.seek(0)
             raise FolderBusy(handle.read().strip() or "another process") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
-        handle.flush()
         try:
+            try:  # unbuffered: a write that fails (a full disk) is not tried again when the handle closes
+                os.ftruncate(handle.fileno(), 0)
+                os.write(handle.fileno(), f"pid {os.getpid()} on {socket.gethostname()}".encode())
+            except OSError as error:  # it carries no file name: train.py said "error: output: ..."
+                raise WriteError(f"{lock}: cannot write ({describe(error)})", error.errno) from None
             yield
         finally:
-            handle.truncate(0)  # the lock goes with the handle; the empty file stays
+            os.ftruncate(handle.fileno(), 0)  # the lock goes with the handle; the empty file stays
             if made and os.listdir(folder) == [".lock"]:
                 os.remove(lock)  # while still held: a run starting now gets FolderBusy, not an orphan
                 remove_empty_folders(made)
