@@ -1017,7 +1017,7 @@ def test_a_full_disk_while_logging_names_the_event_file_and_the_last_checkpoint(
                                f"last good checkpoint: {checkpoint}")
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped interrupt, as CPython reports it
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # CPython's traceback of the dropped one: not shown
 def test_a_ctrl_c_that_python_drops_during_start_up_still_stops_the_run(photos, monkeypatch):
     """CPython drops a KeyboardInterrupt raised inside a gc callback ("Exception ignored in:
     <function _xla_gc_callback>", JAX's, which runs often while Keras is imported): a Ctrl-C two
@@ -1045,3 +1045,26 @@ def test_a_ctrl_c_that_python_drops_during_start_up_still_stops_the_run(photos, 
         transformnet.train(**tiny_settings(photos, "dropped", 2), log=lambda line: None)
     assert not (photos / "checkpoints").exists() and not (photos / "runs").exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+
+
+def test_sigterm_saves_a_checkpoint_as_ctrl_c_does(tmp_path):
+    """``kill PID``, ``docker stop`` and SLURM's time limit send SIGTERM, which ended the run on
+    the spot (exit 143, not a word) with every step since the last checkpoint lost."""
+    import signal
+
+    from transformnet.checkpoints import list_checkpoints
+
+    make_photos(tmp_path / "photos", corrupt=False)
+    common = dict(checkpoint_every=100000, log_every=100000, val_every=100000)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen([sys.executable, "train.py"] + args(tmp_path, "term", 100000, **common), cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in child.stdout:
+        if line.startswith("compiled in"):
+            break
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err
+    (saved,) = list_checkpoints(tmp_path / "runs" / "term" / "checkpoints")
+    assert f": saved {saved}; --resume continues from it" in out, out
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "interrupted", err

@@ -196,14 +196,15 @@ def _build(settings, keras, backend, dist, style):
 
 
 class StopRequest:
-    """Ctrl-C, for the whole of ``train`` (in the main thread, which ``signal`` requires; not
-    where SIGINT is ignored, as for a script's background job).
+    """Ctrl-C and SIGTERM, for the whole of ``train`` (in the main thread, which ``signal``
+    requires; not where the signal is ignored, as SIGINT is for a script's background job).
 
     Start-up and export: a Ctrl-C interrupts at once, as Python's own handler would, and is
     remembered. CPython drops a KeyboardInterrupt raised inside a gc callback ("Exception
     ignored in: <function _xla_gc_callback>": JAX registers one, which runs often while Keras is
     imported) and a library's bare ``except:`` swallows it; such a run went on to train for
-    hours. ``check()`` between the steps of start-up stops it there.
+    hours. ``check()`` between the steps of start-up stops it there (and CPython's traceback of
+    the dropped one is not printed).
 
     Training loop (``deferring``, single-process runs: with several processes a checkpoint is a
     collective that every process must enter): a Ctrl-C is a request the loop answers at the next
@@ -211,11 +212,21 @@ class StopRequest:
     the ``--checkpoint-every`` 2,000 steps are hours). A second Ctrl-C interrupts at once.
     """
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    """SIGTERM (``kill PID``, ``docker stop``, SLURM's time limit) is answered as Ctrl-C is: by
+    default it ended the process on the spot, without a word and without the checkpoint."""
+
     def __init__(self):
         self.requested = self.deferring = False
-        self.enabled = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
-        # signal.signal answers None for a handler not set from Python (an embedding program).
-        self.previous = (signal.signal(signal.SIGINT, self._handle) or signal.default_int_handler) if self.enabled else None
+        self.previous, self.unraisable = {}, sys.unraisablehook
+        if threading.current_thread() is not threading.main_thread():
+            return
+        sys.unraisablehook = self._dropped
+        for number in self.SIGNALS:
+            if signal.getsignal(number) is not signal.SIG_IGN:
+                # signal.signal answers None for a handler not set from Python (an embedding program).
+                default = signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL
+                self.previous[number] = signal.signal(number, self._handle) or default
 
     def _handle(self, signum, frame):
         interrupt = self.requested or not self.deferring
@@ -223,15 +234,22 @@ class StopRequest:
         if interrupt:
             raise KeyboardInterrupt
 
+    def _dropped(self, info):
+        """CPython's report of a dropped KeyboardInterrupt, a traceback, is left out: ``check``
+        answers the request."""
+        if not (self.requested and issubclass(info.exc_type, KeyboardInterrupt)):
+            self.unraisable(info)
+
     def check(self):
         """Raises the KeyboardInterrupt of a Ctrl-C that was swallowed on its way."""
         if self.requested:
             raise KeyboardInterrupt
 
     def restore(self):
-        """Gives Ctrl-C back to whoever had it before (the run has ended)."""
-        if self.enabled:
-            signal.signal(signal.SIGINT, self.previous)
+        """Gives the signals back to whoever had them before (the run has ended)."""
+        for number, previous in self.previous.items():
+            signal.signal(number, previous)
+        sys.unraisablehook = self.unraisable
 
 
 class Run:
