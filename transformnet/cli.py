@@ -25,12 +25,13 @@ from dataclasses import asdict
 from . import __version__, checks, config
 from .checks import STDIO, FlagError
 from .fast import ModelError, resolve_model, shadowed_model
-from .files import STOPS_EVERYTHING, Terminated, WriteError, atomic_write, check_writable, describe, stop_cleanly_on_signals
+from .files import STOPS_EVERYTHING, WriteError, atomic_write, check_writable, describe
 from .images import (Encoded, ImageError, check_output_size, encode_image, load_image, output_format, probe_photo,
                      resize_longer_side, resize_to_max_side, save_image)
 from .pipeline import expand_images
 from .progress import tqdm_disable
 from .quiet import filtered_stderr, load_keras, out_of_memory
+from .signals import exit_status, stopped, stopping_signals
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a file could not be used, or a run failed
@@ -717,17 +718,14 @@ def main(argv=None):
         if job in STDIO_JOBS and STDIO in args.image:
             photo = _read_stdin()
             args.image = [photo if spec == STDIO else spec for spec in args.image]
-        with stop_cleanly_on_signals(), _stdout_for_the_image(args):
+        with stopping_signals(), _stdout_for_the_image(args):
             return runners[job](args)
     except (CLIError, ImageError, ModelError, WriteError, FlagError) as error:
         _error(error)
         return EXIT_ERROR
-    except Terminated as stop:  # the outputs finished are kept; the one being written is removed
-        _error(f"stopped by {stop}")
-        return 128 + stop.signum
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM, SIGHUP: finished outputs are kept, the one being written is removed
+        _error(stopped(stop))
+        return exit_status(stop)
     except Exception as error:
         vgg = sys.modules.get(f"{__package__}.vgg")  # only imported once Keras is loaded
         if vgg is not None and isinstance(error, vgg.WeightsError):

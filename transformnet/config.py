@@ -114,7 +114,7 @@ VAL_EVERY = 2_000
 
 CHECKPOINT_EVERY = 2_000
 """Implementation: steps between checkpoints; a few seconds of GPU time are at risk, not hours
-(on a CPU they are hours, but Ctrl-C saves a checkpoint at the step it stops at: training.StopRequest)."""
+(on a CPU they are hours, but Ctrl-C saves a checkpoint at the step it stops at: signals.py)."""
 
 KEEP_CHECKPOINTS = 3
 """Implementation: checkpoints kept; more than one so a corrupt newest one has a fallback."""

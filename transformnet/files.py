@@ -26,10 +26,8 @@ loss logs) goes through :func:`atomic_write`, so one rule covers them all:
 import contextlib
 import errno
 import os
-import signal
 import socket
 import tempfile
-import threading
 
 STOPS_EVERYTHING = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 """Write failures that will fail every following file too (a full disk, a quota, a read-only
@@ -211,66 +209,6 @@ def _replace(tmp, path):
         raise
     finally:
         shutil.rmtree(aside, ignore_errors=True)
-
-
-class Terminated(KeyboardInterrupt):
-    """The process was asked to end (``signum``: SIGTERM or SIGHUP), raised where Python runs
-    (:func:`stop_cleanly_on_signals`); a KeyboardInterrupt, so it unwinds as Ctrl-C does."""
-
-    def __init__(self, signum):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def stop_cleanly_on_signals():
-    """Within the block SIGTERM (``kill``, ``timeout``, ``docker stop``, a batch system ending a
-    job) and SIGHUP (the terminal closed) raise :class:`Terminated` instead of ending Python at
-    once: killed outright, it left :func:`atomic_write`'s temporary file (a video being encoded,
-    an export) beside the output, and a video's ffmpeg still encoding it. Now every ``finally``
-    runs as on Ctrl-C; a second SIGTERM or SIGHUP ends the process at once. A signal ignored
-    already (``nohup`` ignores SIGHUP) stays ignored.
-
-    A signal is also remembered, with Ctrl-C's: Python swallows an exception raised inside a
-    garbage-collector callback (JAX, which TensorFlow's converters import, registers one), so a
-    Ctrl-C landing there printed "Exception ignored in ... _xla_gc_callback" and a traceback,
-    and the job went on to exit 0. That printout is left out and the job stops when the block
-    ends. Main thread only (Python's rule for handlers); elsewhere the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    import sys
-
-    numbers = [number for number in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
-               if number is not None and signal.getsignal(number) is not signal.SIG_IGN]
-    received = []
-
-    def stop(signum):
-        return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
-
-    def handle(signum, frame):
-        received.append(signum)
-        if signum != signal.SIGINT:  # cleaning up is not cut short by a repeat; a second one kills
-            for number in set(numbers) - {signal.SIGINT}:
-                signal.signal(number, signal.SIG_DFL)
-        raise stop(signum)
-
-    hook = sys.unraisablehook
-
-    def unraisable(report):
-        if not isinstance(report.exc_value, KeyboardInterrupt):  # ours is raised again below
-            hook(report)
-
-    previous = {number: signal.signal(number, handle) for number in numbers}
-    sys.unraisablehook = unraisable
-    try:
-        yield
-        if received:
-            raise stop(received[0])
-    finally:
-        sys.unraisablehook = hook
-        for number, handler in previous.items():
-            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
 
 class FolderBusy(Exception):

@@ -23,9 +23,7 @@ import errno
 import hashlib
 import math
 import os
-import signal
 import sys
-import threading
 import time
 
 import numpy as np
@@ -75,15 +73,15 @@ def train(settings, out=print, progress=None):
     Every setting is checked and the painting and the photos are opened before Keras is even
     imported, so a mistake costs seconds, not a model build.
     """
-    stop = StopRequest()
-    try:
+    from .signals import stopping_signals
+
+    with stopping_signals() as stop:
         return _train(settings, out, progress, stop)
-    finally:
-        stop.restore()
 
 
 def _train(settings, out, progress, stop):
-    """``train``'s steps; ``stop.check()`` between the long ones of start-up (``StopRequest``)."""
+    """``train``'s steps; ``stop.check()`` between the long ones of start-up raises a Ctrl-C that
+    was dropped on its way (``signals``)."""
     validate(settings)
     started = time.time()
     _refuse_to_overwrite(settings)
@@ -195,63 +193,6 @@ def _build(settings, keras, backend, dist, style):
     return model, stepper
 
 
-class StopRequest:
-    """Ctrl-C and SIGTERM, for the whole of ``train`` (in the main thread, which ``signal``
-    requires; not where the signal is ignored, as SIGINT is for a script's background job).
-
-    Start-up and export: a Ctrl-C interrupts at once, as Python's own handler would, and is
-    remembered. CPython drops a KeyboardInterrupt raised inside a gc callback ("Exception
-    ignored in: <function _xla_gc_callback>": JAX registers one, which runs often while Keras is
-    imported) and a library's bare ``except:`` swallows it; such a run went on to train for
-    hours. ``check()`` between the steps of start-up stops it there (and CPython's traceback of
-    the dropped one is not printed).
-
-    Training loop (``deferring``, single-process runs: with several processes a checkpoint is a
-    collective that every process must enter): a Ctrl-C is a request the loop answers at the next
-    step boundary by saving a checkpoint there, so an interrupted run loses no steps (on a CPU,
-    the ``--checkpoint-every`` 2,000 steps are hours). A second Ctrl-C interrupts at once.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-    """SIGTERM (``kill PID``, ``docker stop``, SLURM's time limit) is answered as Ctrl-C is: by
-    default it ended the process on the spot, without a word and without the checkpoint."""
-
-    def __init__(self):
-        self.requested = self.deferring = False
-        self.previous, self.unraisable = {}, sys.unraisablehook
-        if threading.current_thread() is not threading.main_thread():
-            return
-        sys.unraisablehook = self._dropped
-        for number in self.SIGNALS:
-            if signal.getsignal(number) is not signal.SIG_IGN:
-                # signal.signal answers None for a handler not set from Python (an embedding program).
-                default = signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL
-                self.previous[number] = signal.signal(number, self._handle) or default
-
-    def _handle(self, signum, frame):
-        interrupt = self.requested or not self.deferring
-        self.requested = True
-        if interrupt:
-            raise KeyboardInterrupt
-
-    def _dropped(self, info):
-        """CPython's report of a dropped KeyboardInterrupt, a traceback, is left out: ``check``
-        answers the request."""
-        if not (self.requested and issubclass(info.exc_type, KeyboardInterrupt)):
-            self.unraisable(info)
-
-    def check(self):
-        """Raises the KeyboardInterrupt of a Ctrl-C that was swallowed on its way."""
-        if self.requested:
-            raise KeyboardInterrupt
-
-    def restore(self):
-        """Gives the signals back to whoever had them before (the run has ended)."""
-        for number, previous in self.previous.items():
-            signal.signal(number, previous)
-        sys.unraisablehook = self.unraisable
-
-
 class Run:
     """One run's state between the steps of ``train``: the step, the last checkpoint, time spent
     (this and earlier runs), the last fetched and validation losses, the TensorBoard writer and
@@ -334,8 +275,8 @@ class Run:
 
     def loop(self, stop):
         """Steps until ``--steps``, waiting only for the step ``RUN_AHEAD`` behind the newest, so
-        the bar counts finished steps while the device always has work queued. Ctrl-C is
-        answered at the next step boundary (``StopRequest``)."""
+        the bar counts finished steps while the device always has work queued. The first Ctrl-C
+        (or SIGTERM, SIGHUP) is answered at the next step boundary (``signals``, ``stop``)."""
         from .data import Prefetcher
         from .files import WriteError
 
@@ -351,7 +292,7 @@ class Run:
                 self.out("compiling the train step (once per run; a minute or more on a CPU) ...")
             while self.step < s.steps:
                 if stop.requested:
-                    self.stop(batches.position)
+                    self.stop(batches.position, stop)
                 with self.timing("input"):
                     batch = next(batches)
                 begun = time.time()
@@ -390,16 +331,18 @@ class Run:
             progress.close()
             self.writer.close()
 
-    def stop(self, position):
-        """Answers Ctrl-C (``StopRequest``): a checkpoint at this step boundary, then KeyboardInterrupt."""
+    def stop(self, position, stop):
+        """Answers the signal in ``stop``: a checkpoint at this step boundary, then its interruption."""
         from .checkpoints import checkpoint_path
+        from .signals import interruption, stopped
 
-        self.progress.note("interrupted: saving a checkpoint")
+        error = interruption(stop.received[0])
+        self.progress.note(f"{stopped(error)}: saving a checkpoint")
         if self.last_checkpoint != checkpoint_path(self.settings.checkpoint_dir, self.step):
             self.last_checkpoint = self.checkpoint(position)
         self.progress.close()
-        self.out(f"interrupted at step {self.step}: saved {self.last_checkpoint}; --resume continues from it")
-        raise KeyboardInterrupt
+        self.out(f"{stopped(error)} at step {self.step}: saved {self.last_checkpoint}; --resume continues from it")
+        raise error
 
     @contextlib.contextmanager
     def timing(self, what):
@@ -599,9 +542,11 @@ def main(argv=None):
     except (TrainingError, checks.FlagError, DataError, ImageError, CheckpointError, WriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)  # a checkpoint saved on the way out was named already
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM, SIGHUP; a checkpoint saved on the way out was named already
+        from .signals import exit_status, stopped
+
+        print(stopped(stop), file=sys.stderr)
+        return exit_status(stop)
     except OSError as error:  # a TensorBoard event file on a full disk, a vanished folder
         from .files import describe
 
