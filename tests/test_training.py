@@ -1068,3 +1068,25 @@ def test_sigterm_saves_a_checkpoint_as_ctrl_c_does(tmp_path):
     (saved,) = list_checkpoints(tmp_path / "runs" / "term" / "checkpoints")
     assert "stopped by SIGTERM at step " in out and f": saved {saved}; --resume continues from it" in out, out
     assert "Traceback" not in err and err.strip().splitlines()[-1] == "stopped by SIGTERM", err
+
+
+def test_checkpoints_that_appear_before_the_lock_is_taken_are_not_replaced(photos, monkeypatch):
+    """The check for an earlier run's checkpoints ran before --logdir's lock was taken: a run of
+    the same --name ending in between left checkpoints that this run went on to replace."""
+    import transformnet
+    import transformnet.training as training
+    from transformnet.settings import TrainingError
+
+    settings = tiny_settings(photos, "race", 2)
+    first_check = training._refuse_to_overwrite
+
+    def other_run_ends_just_after(settings):
+        first_check(settings)
+        folder = photos / "runs" / "race" / "checkpoints"
+        folder.mkdir(parents=True)
+        (folder / "ckpt-000000010.npz").write_bytes(b"the other run's checkpoint")
+
+    monkeypatch.setattr(training, "_refuse_to_overwrite", other_run_ends_just_after)
+    with pytest.raises(TrainingError, match="holds checkpoints of an earlier run"):
+        transformnet.train(**settings, log=lambda line: None)
+    assert (photos / "runs" / "race" / "checkpoints" / "ckpt-000000010.npz").read_bytes() == b"the other run's checkpoint"

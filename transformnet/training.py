@@ -126,6 +126,9 @@ def _only_run_in_logdir(settings, dist):
         return
     try:
         with folder_lock(settings.logdir):
+            # Again, now that no other run can start here: one that ended between the first check and
+            # the lock left checkpoints that this run's would replace (``save_checkpoint`` replaces).
+            _refuse_to_overwrite(settings)
             yield
     except FolderBusy as holder:
         raise TrainingError(f"{settings.logdir}: another training run ({holder}) is using this folder; wait for it to "
