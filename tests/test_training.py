@@ -1090,3 +1090,19 @@ def test_checkpoints_that_appear_before_the_lock_is_taken_are_not_replaced(photo
     with pytest.raises(TrainingError, match="holds checkpoints of an earlier run"):
         transformnet.train(**settings, log=lambda line: None)
     assert (photos / "runs" / "race" / "checkpoints" / "ckpt-000000010.npz").read_bytes() == b"the other run's checkpoint"
+
+
+def test_an_os_error_without_a_file_name_is_not_blamed_on_an_output(photos, monkeypatch, capsys):
+    """train.py printed "error: output: ..." for any OSError that names no file, which reads as
+    the --output folder; the reason alone is printed now."""
+    import errno
+
+    import transformnet
+    from transformnet.training import main
+
+    def fails(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(transformnet, "train", fails)
+    assert main(args(photos, "nameless", 2)) == 1
+    assert capsys.readouterr().err == "error: No space left on device\n"

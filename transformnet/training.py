@@ -550,10 +550,11 @@ def main(argv=None):
 
         print(stopped(stop), file=sys.stderr)
         return exit_status(stop)
-    except OSError as error:  # a TensorBoard event file on a full disk, a vanished folder
+    except OSError as error:  # a vanished folder; writes name their file themselves (files.WriteError)
         from .files import describe
 
-        print(f"error: {error.filename or 'output'}: {describe(error)}", file=sys.stderr)
+        # Without a file name, no name: "output" was printed, and read as the --output folder.
+        print(f"error: {error.filename + ': ' if error.filename else ''}{describe(error)}", file=sys.stderr)
         return 1
     except Exception as error:  # noqa: BLE001 - WeightsError, out of memory: one line, not a traceback
         from .quiet import out_of_memory
