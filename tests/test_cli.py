@@ -752,3 +752,25 @@ def test_info_on_metadata_of_another_shape_is_one_line(tmp_path, capsys, model_d
     if member == "transformnet.json":
         with pytest.raises(TrainingError, match="transformnet.json is not transformnet's metadata"):
             read_settings_file(str(model))
+
+
+def test_a_loss_log_that_cannot_be_written_does_not_hide_the_image_written(tmp_path, photo, monkeypatch, capsys):
+    """A full disk at the --loss-log printed only the log's error, so the image written just
+    before read as lost; its line comes first now."""
+    import errno
+
+    from transformnet import cli
+    from transformnet.files import WriteError
+
+    need(STARRY)
+
+    def full_disk(path, rows, force):
+        raise WriteError(f"{path}: cannot write (No space left on device)", errno.ENOSPC)
+
+    monkeypatch.setattr(cli, "_write_loss_log", full_disk)
+    status = cli.main(["--style", str(STARRY), "--image", str(photo), "--size", "32", "--iterations", "2", "--quiet",
+                       "--vgg-weights", str(need(NPZ)), "--output", str(tmp_path / "o.jpg"), "--loss-log", str(tmp_path / "l.csv")])
+    out, err = capsys.readouterr()
+    assert status == 1 and (tmp_path / "o.jpg").is_file()
+    assert out.startswith(f"{tmp_path / 'o.jpg'}  (32x") and "the image kept" in out
+    assert err.splitlines()[-1] == f"error: {tmp_path / 'l.csv'}: cannot write (No space left on device)"

@@ -471,14 +471,14 @@ def run_slow(args):
     # the losses reported are the optimisation's, before it.
     image = to_uint8(finish(photo, image, args.preserve_color, args.strength))
     _save(output, image, args)
-    if args.loss_log:
-        _write_loss_log(args.loss_log, log_rows, args.force)
     seconds = time.perf_counter() - start
-    print(
+    print(  # before the loss log: a log that cannot be written must not read as if the image was not
         f"{_shown(output)}  ({image.shape[1]}x{image.shape[0]}, {args.optimizer}, "
         f"{len(log_rows)} evaluations, {seconds:.1f} s, lowest total loss {losses['total']:.4g}, the image kept)",
         flush=True,
     )
+    if args.loss_log:
+        _write_loss_log(args.loss_log, log_rows, args.force)
     return EXIT_OK
 
 
