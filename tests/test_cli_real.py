@@ -112,7 +112,9 @@ def test_a_video_stopped_by_sigterm_leaves_no_partial_file(tmp_path, model_dir, 
     out.mkdir()
     child = subprocess.Popen([sys.executable, str(ROOT / "eval.py"), "--model", "random", "--checkpoints", str(model_dir),
                               "--video", str(clip), "--output", str(out / "styled.mp4"), "--quiet"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             # as from a terminal: under nohup (CI may run so) SIGHUP is ignored, and stays so
+                             preexec_fn=lambda: signal.signal(getattr(signal, signal_name), signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list(out.glob(".tmp-*.video.mp4")) and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # frames are being encoded

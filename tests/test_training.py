@@ -771,8 +771,8 @@ def test_a_model_another_run_exported_meanwhile_is_not_replaced(photos, monkeypa
     output = photos / "checkpoints" / "same.keras"
     loop = Run.loop
 
-    def other_run_finishes_first(self):
-        loop(self)
+    def other_run_finishes_first(self, stop):
+        loop(self, stop)
         output.parent.mkdir(exist_ok=True)
         output.write_bytes(b"the other run's model")
 
