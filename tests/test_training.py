@@ -1106,3 +1106,29 @@ def test_an_os_error_without_a_file_name_is_not_blamed_on_an_output(photos, monk
     monkeypatch.setattr(transformnet, "train", fails)
     assert main(args(photos, "nameless", 2)) == 1
     assert capsys.readouterr().err == "error: No space left on device\n"
+
+
+def test_a_signal_during_the_last_step_is_answered_before_the_export(photos, monkeypatch):
+    """The first signal waits for the next step boundary, and after the last step there was none:
+    the run exported its model, printed how to use it, and only then raised "stopped by SIGTERM"
+    (exit 143, the API's return value lost), without the line naming the checkpoint."""
+    import signal
+
+    import transformnet
+    from transformnet import checkpoints
+    from transformnet.signals import Terminated
+
+    save = checkpoints.save_checkpoint
+
+    def sigterm_during_the_final_checkpoint(folder, step, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # deferred: training is in its loop
+        return save(folder, step, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "save_checkpoint", sigterm_during_the_final_checkpoint)
+    lines = []
+    with pytest.raises(Terminated):
+        transformnet.train(**tiny_settings(photos, "last", 2, log_every=2), log=lines.append)
+    saved = photos / "runs" / "last" / "checkpoints" / "ckpt-000000002.npz"
+    assert lines[-1] == f"stopped by SIGTERM at step 2: saved {saved}; --resume continues from it"
+    assert not (photos / "checkpoints" / "last.keras").exists()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -325,6 +325,8 @@ class Run:
                     progress.note("saving a checkpoint")
                     self.last_checkpoint = self.checkpoint(batches.position)
                     progress.note("")
+            if stop.requested:  # it came during the last step: answered at this boundary too, not after the export
+                self.stop(batches.position, stop)
         except WriteError as error:  # a checkpoint or the TensorBoard events file: a full disk, a size limit
             raise WriteError(f"{error}; training stopped at step {self.step}, last good checkpoint: {self.last_checkpoint or 'none'}",
                              error.errno) from None
