@@ -335,3 +335,17 @@ def test_a_models_folder_that_cannot_be_entered_or_listed_is_said_so(tmp_path, m
             resolve_model("nosuch", folder)
     finally:
         folder.chmod(0o700)
+
+
+def test_no_folder_of_models_at_all_is_not_said_to_be_unlistable(tmp_path, monkeypatch):
+    """With no ./checkpoints and no shipped models, the unknown-model line named ./checkpoints as
+    a folder that "cannot be listed (permission denied)": it is not there at all."""
+    from transformnet import fast
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRANSFORMNET_CHECKPOINTS", raising=False)
+    monkeypatch.setattr(fast, "shipped_model_dir", lambda: None)
+    with pytest.raises(ModelError) as info:
+        fast.resolve_model("nosuch", None)
+    assert str(info.value).startswith("nosuch: unknown model; available in checkpoints/: none (train one with ")
+    assert "permission denied" not in str(info.value)

@@ -182,7 +182,8 @@ def _missing_model(spec, folders):
             )
     available = available_models(folders)
     listing = ", ".join(available) if available else f"none (train one with {command('train')})"
-    hidden = [folder + "/" for folder in folders if not os.access(folder, os.R_OK)]  # "none" there is not known
+    # "none" there is not known; a folder that is not there (no ./checkpoints, no shipped models) is listed as empty
+    hidden = [folder + "/" for folder in folders if os.path.isdir(folder) and not os.access(folder, os.R_OK)]
     if hidden:
         listing += f"; {' and '.join(hidden)} cannot be listed (permission denied)"
     return f"{spec}: unknown model; available in {' and '.join(f + '/' for f in folders)}: {listing}"
