@@ -187,3 +187,24 @@ def test_out_of_memory_is_one_line_naming_what_to_lower(tmp_path, monkeypatch, c
     assert status == 1 and len(calls) == 2
     assert err == [f"error: {photos[0]}: out of memory ({out_of_memory(oom)}); {cli.LOWER_MEMORY['--model']}"]
     assert (tmp_path / "out" / "small_m.jpg").exists() and not (tmp_path / "out" / "big_m.jpg").exists()
+
+
+def test_sighup_from_a_closed_terminal_still_ends_with_the_signals_status():
+    """A closed terminal sends SIGHUP, and every write to it then fails (EIO): the stop line
+    raised, and the run ended with status 1 and a traceback instead of 128 + SIGHUP."""
+    import os
+    import pty
+    import signal
+
+    script = ("import os, signal, sys, time\nfrom transformnet.signals import exit_status, stopped, stopping_signals\n"
+              "try:\n    with stopping_signals():\n        print('ready', flush=True)\n        time.sleep(60)\n"
+              "except KeyboardInterrupt as stop:\n    print(stopped(stop), file=sys.stderr, flush=True)\n"
+              "    print('and more output', flush=True)\n    sys.exit(exit_status(stop))\n")
+    terminal, side = pty.openpty()
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdin=side, stdout=side, stderr=side)
+    os.close(side)
+    with os.fdopen(terminal, "rb", buffering=0) as screen:
+        assert screen.read(5) == b"ready"
+    # The terminal is gone: the child's writes to it fail from now on.
+    child.send_signal(signal.SIGHUP)
+    assert child.wait(timeout=60) == 128 + signal.SIGHUP

@@ -7,8 +7,8 @@ Hand-written because Python's defaults lose work, and no library covers these th
   Python's default for both is to end the process on the spot. ``files.atomic_write``'s temporary
   file stayed beside the output, a video's ffmpeg went on encoding, and ``train.py`` lost every
   step since its last checkpoint. Within :func:`stopping_signals` these two signals raise
-  :class:`Terminated`, a KeyboardInterrupt, so every ``finally`` runs as it does on Ctrl-C. A
-  second one ends the process at once.
+  :class:`Terminated`, a KeyboardInterrupt, so every ``finally`` runs as it does on Ctrl-C. Once
+  one has been raised, the next SIGTERM or SIGHUP ends the process at once.
 - **A Ctrl-C could be lost.** CPython drops an exception raised inside a garbage-collector
   callback; JAX registers one, which runs often while Keras is imported, and its report reads
   "Exception ignored in: <function _xla_gc_callback>". A library's bare ``except:`` can swallow
@@ -27,7 +27,9 @@ block runs as it is.
 """
 
 import contextlib
+import os
 import signal
+import stat
 import sys
 import threading
 
@@ -77,12 +79,27 @@ class Stop:
 
     def _handle(self, signum, frame):
         self.received.append(signum)
+        if signum == getattr(signal, "SIGHUP", None):
+            _leave_a_closed_terminal()
         if self.deferring and len(self.received) == 1:
             return
         for number in HANDLED:  # a second SIGTERM or SIGHUP ends the process at once
             if number != signal.SIGINT and signal.getsignal(number) == self._handle:
                 signal.signal(number, signal.SIG_DFL)
         raise interruption(signum)
+
+
+def _leave_a_closed_terminal():
+    """SIGHUP means the terminal has gone: every write to it fails (EIO). The stop line, the
+    checkpoint's line and Python's flush at exit then raised, and the run ended with status 1 or
+    120 and a traceback no one could read. Output that went to a terminal goes to the null
+    device from now on; output to a file or a pipe (a log) is kept."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):  # not isatty(): a terminal that has hung up answers False
+            if stat.S_ISCHR(os.fstat(fd).st_mode):
+                os.dup2(null, fd)
+    os.close(null)
 
 
 @contextlib.contextmanager
