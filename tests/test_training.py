@@ -317,6 +317,26 @@ def test_resume_gives_the_same_weights(tmp_path):
             np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
 
 
+UNTIL_A_SIGNAL = dict(checkpoint_every=100000, log_every=100000, val_every=100000)
+"""Settings under which a run writes no checkpoint of its own, so the one found is the signal's."""
+
+
+def _signalled_after_compiling(tmp_path, name, signum, after=0.0):
+    """train.py on a budget it will not finish, sent ``signum`` ``after`` seconds past its first
+    compile; returns (status, the console after "compiled in", stderr)."""
+    make_photos(tmp_path / "photos", corrupt=False)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen([sys.executable, "train.py"] + args(tmp_path, name, 100000, **UNTIL_A_SIGNAL), cwd=ROOT,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in child.stdout:
+        if line.startswith("compiled in"):
+            break
+    time.sleep(after)
+    child.send_signal(signum)
+    out, err = child.communicate(timeout=120)
+    return child.returncode, out, err
+
+
 def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path):
     """Ctrl-C is answered at the next step boundary with a checkpoint there (not only the last
     --checkpoint-every one, hours back on a CPU); --resume from it equals an uninterrupted run."""
@@ -324,24 +344,14 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path):
 
     from transformnet.checkpoints import list_checkpoints, load_checkpoint
 
-    make_photos(tmp_path / "photos", corrupt=False)
-    common = dict(checkpoint_every=100000, log_every=100000, val_every=100000)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    child = subprocess.Popen([sys.executable, "train.py"] + args(tmp_path, "c", 100000, **common), cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in child.stdout:
-        if line.startswith("compiled in"):
-            break
-    time.sleep(2)
-    child.send_signal(signal.SIGINT)
-    out, err = child.communicate(timeout=120)
-    assert child.returncode == 130, err
+    status, out, err = _signalled_after_compiling(tmp_path, "c", signal.SIGINT, after=2)
+    assert status == 130, err
     saved = list_checkpoints(tmp_path / "runs" / "c" / "checkpoints")
     assert len(saved) == 1, (out, err)
     step = load_checkpoint(saved[0])[1]["step"]
     assert 1 <= step < 100000 and f"interrupted at step {step}: saved {saved[0]}" in out, out
-    run(args(tmp_path, "c", step + 2, resume=True, force=True, **common))
-    run(args(tmp_path, "straight", step + 2, **common))
+    run(args(tmp_path, "c", step + 2, resume=True, force=True, **UNTIL_A_SIGNAL))
+    run(args(tmp_path, "straight", step + 2, **UNTIL_A_SIGNAL))
     a = load_checkpoint(tmp_path / "runs" / "c" / "checkpoints" / f"ckpt-{step + 2:09d}.npz")[0]
     b = load_checkpoint(tmp_path / "runs" / "straight" / "checkpoints" / f"ckpt-{step + 2:09d}.npz")[0]
     for group in a:
@@ -1054,17 +1064,8 @@ def test_sigterm_saves_a_checkpoint_as_ctrl_c_does(tmp_path):
 
     from transformnet.checkpoints import list_checkpoints
 
-    make_photos(tmp_path / "photos", corrupt=False)
-    common = dict(checkpoint_every=100000, log_every=100000, val_every=100000)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    child = subprocess.Popen([sys.executable, "train.py"] + args(tmp_path, "term", 100000, **common), cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in child.stdout:
-        if line.startswith("compiled in"):
-            break
-    child.send_signal(signal.SIGTERM)
-    out, err = child.communicate(timeout=120)
-    assert child.returncode == 128 + signal.SIGTERM, err
+    status, out, err = _signalled_after_compiling(tmp_path, "term", signal.SIGTERM)
+    assert status == 128 + signal.SIGTERM, err
     (saved,) = list_checkpoints(tmp_path / "runs" / "term" / "checkpoints")
     assert "stopped by SIGTERM at step " in out and f": saved {saved}; --resume continues from it" in out, out
     assert "Traceback" not in err and err.strip().splitlines()[-1] == "stopped by SIGTERM", err
