@@ -1,6 +1,7 @@
 """Outputs that cannot be written (issue 9): found before the work where possible, otherwise one
 line naming the file, no temporary file left, an existing file untouched."""
 
+import errno
 import functools
 import os
 import subprocess
@@ -318,3 +319,73 @@ def test_a_folder_lock_on_a_full_disk_is_one_line_naming_the_lock(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"{folder / '.lock'}: cannot write (File too large)\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_temporary_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    """kill -9 (or the OOM killer) during a write leaves a hidden temporary (a half-written video
+    can be gigabytes). The next write into that folder removes it; a live writer's temporary and
+    one from another host (a shared file system) stay."""
+    from transformnet.files import atomic_write
+
+    code = ("import sys, time; from transformnet.files import atomic_write\n"
+            "atomic_write(sys.argv[1], lambda tmp: (print(tmp, flush=True), time.sleep(60)), replace=False)")
+    writers = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / f"out{i}.mp4")], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True) for i in range(2)]
+    killed, live = (writer.stdout.readline().strip() for writer in writers)
+    writers[0].kill()
+    writers[0].wait()
+    host = os.path.basename(killed).split("-")[2]
+    other_host = tmp_path / f".tmp-{writers[0].pid}-{'0' if host[0] != '0' else '1'}{host[1:]}-abc.mp4"
+    other_host.write_bytes(b"x")
+    try:
+        assert os.path.exists(killed) and os.path.exists(live)
+        atomic_write(tmp_path / "next.jpg", lambda tmp: open(tmp, "wb").write(b"jpeg"), replace=False)
+        assert not os.path.exists(killed)
+        assert os.path.exists(live) and other_host.exists()
+        assert (tmp_path / "next.jpg").read_bytes() == b"jpeg"
+    finally:
+        writers[1].kill()
+        writers[1].wait()
+
+
+def test_a_path_through_a_link_and_dotdot_is_written_where_the_kernel_says(tmp_path):
+    """``link/../new/out.jpg`` is in the folder above the link's target. ``os.path.abspath``
+    cleans it to ``./new/out.jpg``: the write made that folder, put its temporary there and
+    failed to move it to the real place ("No such file or directory")."""
+    from transformnet.files import atomic_write
+
+    (tmp_path / "elsewhere" / "target").mkdir(parents=True)
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "link").symlink_to(tmp_path / "elsewhere" / "target")
+    path = tmp_path / "here" / "link" / ".." / "new" / "out.jpg"
+    check_writable(path)
+    atomic_write(path, lambda tmp: open(tmp, "wb").write(b"jpeg"), replace=False)
+    assert (tmp_path / "elsewhere" / "new" / "out.jpg").read_bytes() == b"jpeg"
+    assert not (tmp_path / "here" / "new").exists()
+
+    def disk_full(tmp):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(WriteError, match="No space left"):  # the folder it made is removed: the real one
+        atomic_write(tmp_path / "here" / "link" / ".." / "newer" / "out.jpg", disk_full, replace=False)
+    assert not (tmp_path / "elsewhere" / "newer").exists() and not (tmp_path / "here" / "newer").exists()
+
+
+def test_a_folder_removed_by_another_jobs_failure_is_made_again(tmp_path, monkeypatch):
+    """Two jobs write into one new --output folder; the one that fails removes the folder it
+    made, possibly between the other's makedirs and mkstemp. The other one makes it again."""
+    import tempfile
+
+    from transformnet.files import atomic_write
+
+    real, calls = tempfile.mkstemp, []
+
+    def racing(*args, dir, **kwargs):
+        if not calls:
+            os.rmdir(dir)  # the other job's clean-up, just now
+        calls.append(dir)
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", racing)
+    atomic_write(tmp_path / "new" / "out.jpg", lambda tmp: open(tmp, "wb").write(b"jpeg"), replace=False)
+    assert (tmp_path / "new" / "out.jpg").read_bytes() == b"jpeg" and len(calls) == 2

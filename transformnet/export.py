@@ -22,7 +22,6 @@ import importlib.util
 import os
 import shutil
 import sys
-import tempfile
 import warnings
 
 FORMATS = ("savedmodel", "tflite", "onnx")
@@ -129,7 +128,7 @@ def check_target(directory, name, fmt, force=False):
     """The path ``export_model`` will write, checked without loading anything (eval.py calls it
     before TensorFlow starts): the format and its converter, an existing target (``--force``),
     a folder that cannot be written. ``ExportError``, one line naming the target."""
-    from .files import WriteError, check_writable
+    from .files import WriteError, absolute, check_writable
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -137,7 +136,7 @@ def check_target(directory, name, fmt, force=False):
     require_exporter(fmt, target)
     if os.path.lexists(target) and not force:
         raise ExportError(f"{target}: already exists (use --force to overwrite)")
-    parent = os.path.dirname(os.path.abspath(target))
+    parent = os.path.dirname(absolute(target))
     if os.path.isdir(target) and not os.access(parent, os.W_OK | os.X_OK):  # a SavedModel folder, --force
         raise ExportError(f"{target}: cannot write: folder {parent} is not writable")
     if not os.path.isdir(target):
@@ -156,15 +155,14 @@ def export_model(model, directory, name, fmt, force=False):
     and the partial export is removed."""
     import keras
 
-    from .files import WriteError, describe, new_folders, publish, remove_empty_folders, write_failure_named_in
+    from .files import WriteError, describe, make_temporary, publish, remove_empty_folders, write_failure_named_in
 
     target = check_target(directory, name, fmt, force)
     if keras.backend.backend() != "tensorflow":
         raise ExportError(f"{target}: export runs on the TensorFlow backend, and Keras was started on {keras.backend.backend()}")
-    work, made, published = None, new_folders(directory), False
+    work, made, published = None, [], False
     try:
-        os.makedirs(directory, exist_ok=True)
-        work = tempfile.mkdtemp(prefix=".tmp-export-", dir=directory)
+        work, made = make_temporary(directory, is_folder=True)
         tmp = os.path.join(work, os.path.basename(target))
         if fmt == "savedmodel":
             _saved_model(model, tmp)

@@ -16,6 +16,12 @@ loss logs) goes through :func:`atomic_write`, so one rule covers them all:
   renames it over the target only when complete. What can only fail while writing (disk full,
   file-size limit, quota, a target that cannot be replaced) becomes one :class:`WriteError`
   naming the target; the temporary file is removed and an existing target is left untouched.
+- A temporary's name carries its writer's pid and host (:func:`make_temporary`), so one left
+  by a killed job (``kill -9``, the OOM killer: a half-written video can be gigabytes) is
+  removed by the next job that writes into that folder on that host, and a live job's never is.
+- Paths are made absolute without ``os.path.abspath``'s lexical clean-up (:func:`absolute`):
+  ``link/../out`` is where the kernel says, so the temporary, the check before the work and the
+  folders removed after a failure are all in the folder the output really goes to.
 - Every writer says whether it may replace an existing target (``replace``: ``--force``, or a
   checkpoint of the same step). The check before the work cannot see a target that appears
   while the job runs (a second ``train.py --name starry`` finishing first, two eval.py runs on
@@ -25,7 +31,9 @@ loss logs) goes through :func:`atomic_write`, so one rule covers them all:
 
 import contextlib
 import errno
+import hashlib
 import os
+import re
 import socket
 import tempfile
 
@@ -90,7 +98,7 @@ def check_writable(path):
     path = os.fspath(path)
     if os.path.isdir(path):
         raise WriteError(f"{path}: is a folder, not a file")
-    ancestor = os.path.dirname(os.path.abspath(path))
+    ancestor = os.path.dirname(absolute(path))
     while not os.path.lexists(ancestor):
         ancestor = os.path.dirname(ancestor)
     if not os.path.isdir(ancestor):
@@ -113,14 +121,9 @@ def atomic_write(path, write, *, replace):
     be written; no temporary file is left behind and an existing ``path`` is unchanged.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    made = new_folders(folder)  # removed again if nothing could be written in them
     try:
-        os.makedirs(folder, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
-        os.close(handle)
+        tmp, made = make_temporary(os.path.dirname(absolute(path)), suffix=os.path.splitext(path)[1])
     except OSError as error:
-        remove_empty_folders(made)
         raise WriteError(f"{path}: cannot write ({describe(error)})", error.errno) from None
     try:
         result = write(tmp)
@@ -139,6 +142,64 @@ def atomic_write(path, write, *, replace):
         if isinstance(error, OSError):
             raise WriteError(f"{path}: cannot write ({describe(error)})", error.errno) from None
         raise
+
+
+def make_temporary(folder, suffix="", *, is_folder=False):
+    """Makes ``folder`` (with its missing parents) and a new temporary file, or folder, in it;
+    returns ``(its path, the folders made)``. On failure the folders made are removed again.
+
+    The name is ``.tmp-PID-HOST-...`` (HOST: a short hash of the host name); the first one made
+    in a folder removes that folder's temporaries of dead processes of this host
+    (:func:`_remove_dead_temporaries`). Tried twice: another job whose write failed removes the
+    empty folders it made, possibly between this ``makedirs`` and ``mkstemp`` (as in
+    :func:`folder_lock`)."""
+    for attempt in range(2):
+        made = new_folders(folder)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            _remove_dead_temporaries(folder)
+            prefix, real = f".tmp-{os.getpid()}-{_HOST}-", os.path.realpath(folder)  # tempfile uses abspath
+            if is_folder:
+                return tempfile.mkdtemp(prefix=prefix, dir=real), made
+            handle, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=real)
+            os.close(handle)
+            return tmp, made
+        except OSError as error:
+            remove_empty_folders(made)
+            if attempt or not isinstance(error, FileNotFoundError):
+                raise
+
+
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+_TEMPORARY = re.compile(r"\.tmp-(\d+)-([0-9a-f]{6})-")
+_swept = set()
+
+
+def _remove_dead_temporaries(folder):
+    """Removes the temporaries in ``folder`` that a process of this host left when it was killed
+    (its pid no longer runs), once per folder and process. Another host's are kept (its pids mean
+    nothing here), and so is one whose pid runs again (reused: kept, never wrongly removed)."""
+    key = os.path.realpath(folder)
+    if key in _swept:
+        return
+    _swept.add(key)
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            match = _TEMPORARY.match(entry.name)
+            if match and match[2] == _HOST and not _running(int(match[1])):
+                _remove(entry.path)
+
+
+def _running(pid):
+    if pid == os.getpid() or os.name != "posix":  # Windows' os.kill(pid, 0) would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: another user's live process; else keep it
+        return True
+    return True
 
 
 def publish(tmp, path, *, replace):
@@ -199,7 +260,8 @@ def _replace(tmp, path):
     import shutil
     import tempfile
 
-    aside = tempfile.mkdtemp(prefix=".tmp-old-", dir=os.path.dirname(os.path.abspath(path)))
+    # Not a make_temporary name: after a kill between the two moves this holds the only old copy.
+    aside = tempfile.mkdtemp(prefix=".tmp-old-", dir=os.path.realpath(os.path.dirname(absolute(path))))
     old = os.path.join(aside, os.path.basename(path))
     os.replace(path, old)
     try:
@@ -266,9 +328,17 @@ def remove_empty_folders(made):
             os.rmdir(new)
 
 
+def absolute(path):
+    """``path`` made absolute, with ``..`` and symbolic links left for the kernel to resolve:
+    ``os.path.abspath("link/../out")`` is ``./out``, while ``open`` and ``makedirs`` use the folder
+    above the link's target."""
+    path = os.path.join(os.getcwd(), os.fspath(path))
+    return path.rstrip(os.sep) or os.sep
+
+
 def new_folders(folder):
     """The folders ``os.makedirs(folder)`` would make, deepest first."""
-    made, folder = [], os.path.abspath(folder)
+    made, folder = [], absolute(folder)
     while not os.path.lexists(folder):
         made.append(folder)
         folder = os.path.dirname(folder)
