@@ -124,6 +124,40 @@ def test_mixed_bfloat16_trains_as_float32_does_and_exports_float32(trained, tmp_
     assert model.dtype_policy.name == "float32"
 
 
+def test_a_run_leaves_the_callers_dtype_policy_and_random_generators_as_they_were(photos):
+    """``tn.train`` set Keras' global dtype policy (``--precision``, float32 at the export) and
+    seeded ``random`` and ``np.random`` (``--seed``) for good: a notebook's own policy came back
+    float32, or mixed_bfloat16 after a run that failed, and its random numbers restarted."""
+    import random
+
+    import keras
+
+    import transformnet
+
+    def broken_log(line):
+        if line.startswith("compiling"):  # after the model is built in mixed_bfloat16
+            raise RuntimeError("the caller's log failed")
+
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        for precision, log in (("mixed_bfloat16", broken_log), ("float32", lambda line: None)):
+            random.seed(7)
+            np.random.seed(7)
+            expected = random.random(), np.random.random()
+            random.seed(7)
+            np.random.seed(7)
+            settings = tiny_settings(photos, f"kept_{precision}", 1, precision=precision, batch_size=1, width=0.125,
+                                     validation_photos=1)
+            try:
+                transformnet.train(**settings, log=log)
+            except RuntimeError as error:
+                assert str(error) == "the caller's log failed"
+            assert keras.config.dtype_policy().name == "mixed_float16", precision
+            assert (random.random(), np.random.random()) == expected, precision
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
 def test_corrupt_photos_are_skipped_and_counted(trained):
     _, metadata, lines = trained
     warnings = [line for line in lines if line.startswith("warning: skipping unreadable")]

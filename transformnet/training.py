@@ -23,6 +23,7 @@ import errno
 import hashlib
 import math
 import os
+import random
 import sys
 import time
 
@@ -94,7 +95,7 @@ def _train(settings, out, progress, stop):
     if backend not in ("jax", "tensorflow"):
         raise TrainingError(f"KERAS_BACKEND={backend}: the trainer supports jax and tensorflow")
     dist, local_batch = _distribution(settings, backend)
-    with _only_run_in_logdir(settings, dist):
+    with _callers_state_kept(keras), _only_run_in_logdir(settings, dist):
         out = _chief_speaks(out, dist)
         data = _open_data(settings, local_batch, dist, out)  # before the model: a bad photo folder fails in seconds
         val_images = data.validation_images()
@@ -111,6 +112,22 @@ def _train(settings, out, progress, stop):
         stop.check()
         run.loop(stop)
         return run.export(keras, model, device)
+
+
+@contextlib.contextmanager
+def _callers_state_kept(keras):
+    """A run sets Keras' global dtype policy (``--precision``, then float32 to export) and seeds
+    Python's and NumPy's global random generators (``--seed``); the Python API's caller gets them
+    back as they were, whether the run ends or fails. They leaked: a notebook's own
+    ``mixed_float16`` policy was float32 after ``tn.train``, or ``mixed_bfloat16`` after a run that
+    failed, and ``np.random`` restarted from ``--seed``."""
+    policy, python_random, numpy_random = keras.config.dtype_policy(), random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(policy)
+        random.setstate(python_random)
+        np.random.set_state(numpy_random)
 
 
 @contextlib.contextmanager
