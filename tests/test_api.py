@@ -257,6 +257,50 @@ def test_train_refuses_unknown_settings_and_bad_data(tmp_path):
     assert not os.listdir(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ({"name": None}, "^--name must be text, not None$"),  # trained and exported None.keras
+        ({"name": 5}, "^--name must be text, not 5$"),
+        ({"style": None}, "^--style must be text, not None$"),
+        ({"data": 5}, "^--data must be text, not 5$"),
+        ({"force": "no"}, "^--force must be True or False, not 'no'$"),  # was true: replaced the model
+        ({"resume": 1}, "^--resume must be True or False, not 1$"),
+        ({"devices": 0}, "^--devices must be a whole number of at least 1, not 0$"),
+        ({"coordinator": 1234}, "^--coordinator must be text \\(HOST:PORT\\), not 1234$"),
+    ],
+)
+def test_train_checks_the_type_of_every_argument_before_loading_keras(tmp_path, monkeypatch, given, message):
+    import transformnet.training as training
+    from conftest import NPZ, STARRY, need
+
+    monkeypatch.setattr(training, "load_keras", lambda: pytest.fail("Keras loaded before the checks"))
+    (tmp_path / "photos").mkdir()
+    Image.new("RGB", (64, 64)).save(tmp_path / "photos" / "a.png")
+    arguments = {"style": need(STARRY), "data": tmp_path / "photos", "name": "x", "output": tmp_path, "logdir": tmp_path / "runs",
+                 "vgg_weights": need(NPZ), **given}
+    with pytest.raises(tn.FlagError, match=message):
+        tn.train(**arguments)
+    assert os.listdir(tmp_path) == ["photos"]
+
+
+def test_train_takes_numpy_numbers_as_the_numbers_they_hold(tmp_path, monkeypatch):
+    """``steps=np.int64(...)`` (from ``np.arange``) or ``style_weight=np.float32(...)`` was refused as
+    not a number; it is taken, and saved as plain JSON."""
+    import json
+
+    import transformnet.training as training
+
+    runs = []
+    monkeypatch.setattr(training, "train", lambda settings, out: runs.append(settings) or {})
+    tn.train(style="painting.jpg", data="photos", name=np.str_("x"), steps=np.int64(3), style_weight=np.float32(2.5),
+             width=np.float64(0.5), force=np.bool_(True))
+    (settings,) = runs
+    assert (settings.name, settings.steps, settings.style_weight, settings.force) == ("x", 3, 2.5, True)
+    assert type(settings.steps) is int and type(settings.style_weight) is float and type(settings.force) is bool
+    json.dumps(settings.saved())
+
+
 def test_the_readmes_python_block_runs_as_written(tmp_path, monkeypatch):
     """The README's "From Python" block, in a folder holding what it names, with a 2-step budget
     in place of 2,000 steps (its ``["parameters"]`` was a KeyError; this keeps it honest)."""

@@ -130,17 +130,25 @@ def train(style, data, name, *, log=print, **settings):
     line. Returns ``(path, metadata)``: the exported ``OUTPUT/NAME.keras`` and what it stores
     (settings, steps, final and validation losses, ...; see :func:`model_info`).
     """
+    import numpy as np
+
     from .commands import command
+    from .settings import check_setting
     from .training import parse_settings, train as run
 
+    def plain(value):  # what the checks and the saved JSON take: a path's str, a NumPy scalar's Python value
+        return os.fspath(value) if isinstance(value, os.PathLike) else value.item() if isinstance(value, np.generic) else value
+
+    settings = {key: plain(value) for key, value in dict(settings, style=style, data=data, name=name).items()}
+    for key in ("style", "data", "name"):  # checked before they become text: name=None trained None.keras
+        check_setting(key, settings[key])
     config = settings.pop("config", None)  # train.py --config: a model's saved settings become the defaults
-    argv = [f"--style={os.fspath(style)}", f"--data={os.fspath(data)}", f"--name={name}"]
-    full = parse_settings(argv + ([] if config is None else [f"--config={os.fspath(config)}"]))
+    argv = [f"--{key}={settings.pop(key)}" for key in ("style", "data", "name")]
+    full = parse_settings(argv + ([] if config is None else [f"--config={config}"]))
     unknown = sorted(set(settings) - set(full.fields()))
     if unknown:
         raise TypeError(f"train() got unknown settings {unknown}; see {command('train')} --help for the settings")
     if settings.get("logdir") is None:
         settings.pop("logdir", None)  # keep parse_settings' default, runs/NAME
-    full = full.replace(**{k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in settings.items()})
-    metadata = run(full, out=log)
+    metadata = run(full.replace(**settings), out=log)
     return full.output_path, metadata

@@ -132,9 +132,14 @@ class TrainSettings:
         for key in self.fields():
             if key not in INVOCATION:
                 check_setting(key, getattr(s, key))
-        for key, minimum in (("num_processes", 1), ("process_id", 0)):
-            if getattr(s, key) is not None:
+        for key, minimum in (("devices", 1), ("num_processes", 1), ("process_id", 0)):
+            if getattr(s, key) is not None:  # None: all devices, or from the environment
                 checks.at_least(_flag(key), getattr(s, key), minimum)
+        for key in ("force", "resume"):  # the Python API's force="no" was true: it replaced the model
+            if not isinstance(getattr(s, key), bool):
+                raise checks.FlagError(f"{_flag(key)} must be True or False, not {getattr(s, key)!r}")
+        if s.coordinator is not None and not isinstance(s.coordinator, str):
+            raise checks.FlagError(f"--coordinator must be text (HOST:PORT), not {s.coordinator!r}")
         if s.process_id is not None and s.num_processes is not None and s.process_id >= s.num_processes:
             raise checks.FlagError(f"--process-id must be below --num-processes {s.num_processes} (0..{s.num_processes - 1}), not {s.process_id}")
         checks.vgg_weights(s.vgg_weights)
