@@ -301,6 +301,22 @@ def test_train_takes_numpy_numbers_as_the_numbers_they_hold(tmp_path, monkeypatc
     json.dumps(settings.saved())
 
 
+def test_callbacks_are_checked_before_the_work(model, photo, monkeypatch):
+    """``progress=5`` was taken, and failed after the first tile was stylized (or never, untiled);
+    ``log=5`` failed once Keras had loaded. ``log=None`` is a silent run, as ``progress=None``."""
+    import transformnet.training as training
+
+    with pytest.raises(ValueError, match=r"^progress must be a function \(done, total\) or None, not 5$"):
+        tn.stylize(model, photo, progress=5)
+    runs = []
+    monkeypatch.setattr(training, "train", lambda settings, out: runs.append(out) or {})
+    with pytest.raises(ValueError, match=r"^log must be a function \(line\) or None, not 'train.log'$"):
+        tn.train(style="painting.jpg", data="photos", name="x", log="train.log")
+    assert runs == []
+    tn.train(style="painting.jpg", data="photos", name="x", log=None)
+    assert runs[0]("a status line") is None
+
+
 def test_the_readmes_python_block_runs_as_written(tmp_path, monkeypatch):
     """The README's "From Python" block, in a folder holding what it names, with a 2-step budget
     in place of 2,000 steps (its ``["parameters"]`` was a KeyError; this keeps it honest)."""

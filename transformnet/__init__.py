@@ -40,6 +40,14 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _function_or_none(argument, value, calls):
+    """A callback is checked before the work: ``progress=5`` failed after the first tile, ``log=5``
+    after Keras had loaded."""
+    if value is not None and not callable(value):
+        raise ValueError(f"{argument} must be a function {calls} or None, not {value!r}")
+    return value
+
+
 def list_models(checkpoints=None):
     """Names of the trained models in ``checkpoints`` (default: ``$TRANSFORMNET_CHECKPOINTS``,
     else ``./checkpoints`` and the models that ship with transformnet), for :func:`load_model`."""
@@ -100,6 +108,7 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
     problem = options.check(as_arguments=True)
     if problem:
         raise ValueError(problem)
+    _function_or_none("progress", progress, "(done, total)")
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     elif not hasattr(model, "layers"):
@@ -127,7 +136,7 @@ def train(style, data, name, *, log=print, **settings):
     any ``train.py`` flag with ``_`` for ``-``: ``steps=2000, style_weight=10, batch_size=4,
     width=0.5, output="checkpoints", logdir="runs/NAME", resume=True, force=True, ...``; the
     defaults and their reasons are in ``transformnet/config.py``. ``log`` receives each status
-    line. Returns ``(path, metadata)``: the exported ``OUTPUT/NAME.keras`` and what it stores
+    line (None: none). Returns ``(path, metadata)``: the exported ``OUTPUT/NAME.keras`` and what it stores
     (settings, steps, final and validation losses, ...; see :func:`model_info`).
     """
     import numpy as np
@@ -150,5 +159,5 @@ def train(style, data, name, *, log=print, **settings):
         raise TypeError(f"train() got unknown settings {unknown}; see {command('train')} --help for the settings")
     if settings.get("logdir") is None:
         settings.pop("logdir", None)  # keep parse_settings' default, runs/NAME
-    metadata = run(full.replace(**settings), out=log)
+    metadata = run(full.replace(**settings), out=_function_or_none("log", log, "(line)") or (lambda line: None))
     return full.output_path, metadata
