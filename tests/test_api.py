@@ -199,6 +199,16 @@ def test_bad_images_are_one_line_errors(model, image, message):
         tn.stylize(model, image)
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_pil_image_whose_file_is_truncated_is_a_one_line_image_error(model, photo, fmt):
+    """PIL opens a file lazily: the truncated pixels fail when stylize decodes them, which raised
+    PIL's raw ``OSError: image file is truncated``; a path to the same file was an ImageError."""
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, fmt)
+    with pytest.raises(tn.ImageError, match="^image: truncated or corrupt image data$"):
+        tn.stylize(model, Image.open(io.BytesIO(buffer.getvalue()[: len(buffer.getvalue()) // 2])))
+
+
 def test_the_errors_the_docstring_names_are_the_packages_and_cost_nothing_to_import():
     """``except tn.ModelError`` raised AttributeError: the classes lived in submodules only."""
     import transformnet.data

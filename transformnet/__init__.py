@@ -99,9 +99,9 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
     (a ``ValueError``, as for a bad option).
     """
     import numpy as np
-    from PIL import Image, ImageOps
+    from PIL import Image
 
-    from .images import MIN_SIDE, ImageError, to_srgb
+    from .images import MIN_SIDE, ImageError, image_array
     from .pipeline import Options, stylize_photo
 
     options = Options(tile=tile, max_size=max_size, preserve_color=preserve_color, strength=strength, precision=precision)
@@ -118,7 +118,7 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
 
         return Image.fromarray(stylize_photo(model, load_image(image), options, progress))
     if isinstance(image, Image.Image):  # upright, then load_image's conversion of every mode
-        array = np.asarray(to_srgb(ImageOps.exif_transpose(image), "image"), dtype=np.uint8)
+        array = image_array(image, "image")
     else:
         array = np.asarray(image)
         if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:

@@ -30,6 +30,7 @@ Writes are atomic (``files.atomic_write``) and the encoded file is built in memo
 JPEG writer ignores a failing disk write and would leave a silently truncated file.
 """
 
+import contextlib
 import contextvars
 import functools
 import io
@@ -270,7 +271,7 @@ def _read(path, decode):
     heif_reader()
     memory_decides = _MEMORY_DECIDES.set(True)  # _check_pixels instead of PIL's check
     try:
-        with warnings.catch_warnings():
+        with _decoding(path), warnings.catch_warnings():
             # PIL warns above MAX_IMAGE_PIXELS (89.5 MP) where its limit stands: photos of 100 to
             # 150 MP (medium-format cameras, phones' full-resolution modes) are real and tiling
             # stylizes them in bounded memory, so the warning is not shown.
@@ -289,6 +290,15 @@ def _read(path, decode):
             with Image.open(path) as image:
                 _check_pixels(image)
                 return decode(image)
+    finally:
+        _MEMORY_DECIDES.reset(memory_decides)
+
+
+@contextlib.contextmanager
+def _decoding(path):
+    """Within the block, every failure of PIL decoding the image named ``path`` is one ImageError."""
+    try:
+        yield
     except ImageError:
         raise
     except memory.HostMemoryError as error:
@@ -308,8 +318,15 @@ def _read(path, decode):
         raise ImageError(f"{path}: corrupt image ({text})") from None
     except MemoryError:
         raise ImageError(f"{path}: not enough memory to decode this image") from None
-    finally:
-        _MEMORY_DECIDES.reset(memory_decides)
+
+
+def image_array(image, name):
+    """An open PIL image (the Python API's) as :func:`load_image` returns a file's: upright, sRGB
+    uint8 (H, W, 3) by every mode's rule. PIL decodes an opened file's pixels only now, so a
+    truncated one fails here: one ImageError naming ``name``, as for the file (it was PIL's raw
+    ``OSError: image file is truncated``)."""
+    with _decoding(name):
+        return np.asarray(to_srgb(ImageOps.exif_transpose(image), name), dtype=np.uint8)
 
 
 def probe_image(path):
