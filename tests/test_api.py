@@ -189,6 +189,9 @@ def test_options(model, photo):
     "image, message",
     [
         (np.zeros((8, 8, 3), np.float32), "uint8 \\(H, W, 3\\)"),
+        (b"\x89PNG\r\n", "^image must be a PIL image, a uint8 \\(H, W, 3\\) RGB array or a photo's path, not bytes$"),  # was "not |S6 ()"
+        (io.BytesIO(b"\x89PNG"), "or a photo's path, not BytesIO$"),  # was "not object ()"
+        (None, "or a photo's path, not NoneType$"),
         (np.zeros((8, 8), np.uint8), "uint8 \\(H, W, 3\\)"),
         (np.zeros((1, 8, 3), np.uint8), "8x1 pixels"),
         (Image.new("RGB", (40, 1)), "40x1 pixels"),  # as a PIL image too, as a file would be
@@ -257,6 +260,20 @@ def test_a_model_name_or_path_is_loaded_and_anything_else_is_refused(checkpoints
     np.testing.assert_array_equal(by_path, tn.stylize(model, photo, precision="float32"))
     with pytest.raises(TypeError, match=r"^model must be a model from load_model\(\), or a model's name or path, not NoneType$"):
         tn.stylize(None, photo)
+
+
+@pytest.mark.parametrize("function", [tn.load_model, tn.model_info])
+@pytest.mark.parametrize("value, named", [(None, "NoneType"), (5, "int"), (b"random.keras", "bytes")])
+def test_a_model_or_folder_of_the_wrong_type_is_named_as_the_argument(checkpoints, function, value, named):
+    """It was os.fspath's "expected str, bytes or os.PathLike object, not NoneType", naming no
+    argument, and for bytes "a bytes-like object is required, not 'str'"."""
+    with pytest.raises(TypeError, match=f"^name_or_path must be a model's name or path, not {named}$"):
+        function(value, checkpoints=checkpoints)
+    if value is not None:  # None is the default folders
+        with pytest.raises(TypeError, match=f"^checkpoints must be a folder's path or None, not {named}$"):
+            function("random", checkpoints=value)
+        with pytest.raises(TypeError, match=f"^checkpoints must be a folder's path or None, not {named}$"):
+            tn.list_models(value)
 
 
 def test_train_refuses_unknown_settings_and_bad_data(tmp_path):

@@ -48,12 +48,32 @@ def _function_or_none(argument, value, calls):
     return value
 
 
+def _text(argument, value, what):
+    """A name or path argument as text, or a TypeError naming the argument: ``os.fspath``'s own
+    ("expected str, bytes or os.PathLike object, not NoneType") named none, and bytes got as far
+    as "a bytes-like object is required, not 'str'"."""
+    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(text, str):
+        raise TypeError(f"{argument} must be {what}, not {type(value).__name__}")
+    return text
+
+
+def _folder(checkpoints):
+    return None if checkpoints is None else _text("checkpoints", checkpoints, "a folder's path or None")
+
+
+def _resolve(name_or_path, checkpoints):
+    from .fast import resolve_model
+
+    return resolve_model(_text("name_or_path", name_or_path, "a model's name or path"), _folder(checkpoints))[0]
+
+
 def list_models(checkpoints=None):
     """Names of the trained models in ``checkpoints`` (default: ``$TRANSFORMNET_CHECKPOINTS``,
     else ``./checkpoints`` and the models that ship with transformnet), for :func:`load_model`."""
     from .fast import available_models, model_folders
 
-    return available_models(model_folders(checkpoints))
+    return available_models(model_folders(_folder(checkpoints)))
 
 
 def load_model(name_or_path, checkpoints=None):
@@ -63,20 +83,18 @@ def load_model(name_or_path, checkpoints=None):
     :func:`list_models`) or a path to a ``.keras`` file (anything with a ``/`` or ending in
     ``.keras``). Raises ``ModelError`` for an unknown name or a file that is not a transform net.
     """
-    from .fast import load_transform_model, resolve_model
+    from .fast import load_transform_model
 
-    path, _ = resolve_model(os.fspath(name_or_path), checkpoints)
-    return load_transform_model(path)
+    return load_transform_model(_resolve(name_or_path, checkpoints))
 
 
 def model_info(name_or_path, checkpoints=None):
     """What ``eval.py --info --json`` prints, as a dict: ``file``, ``size_bytes``, ``keras`` (its
     version, date saved), ``training`` (painting and sha256, every setting, budget, losses,
     hardware, time) and ``model`` (parameters, width, layers)."""
-    from .fast import model_info as info, resolve_model
+    from .fast import model_info as info
 
-    path, _ = resolve_model(os.fspath(name_or_path), checkpoints)
-    return info(path)
+    return info(_resolve(name_or_path, checkpoints))
 
 
 def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_size=None, progress=None,
@@ -121,8 +139,9 @@ def stylize(model, image, strength=1.0, preserve_color=False, tile=None, max_siz
         array = image_array(image, "image")
     else:
         array = np.asarray(image)
-        if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
-            raise ImageError(f"image must be a PIL image or a uint8 (H, W, 3) RGB array, not {array.dtype} {array.shape}")
+        if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:  # no array: named by its type, not "object ()"
+            given = type(image).__name__ if array.ndim == 0 or array.dtype.kind in "OSU" else f"{array.dtype} {array.shape}"
+            raise ImageError(f"image must be a PIL image, a uint8 (H, W, 3) RGB array or a photo's path, not {given}")
     if min(array.shape[:2]) < MIN_SIDE:  # PIL images and arrays alike, as files (images.MIN_SIDE)
         raise ImageError(f"image is {array.shape[1]}x{array.shape[0]} pixels; need at least {MIN_SIDE}x{MIN_SIDE}")
     stylized = stylize_photo(model, array, options, progress)
