@@ -280,6 +280,11 @@ def test_one_file_output_for_several_photos_is_refused(tmp_path, model_dir, phot
     (["--info", "m", "--output", "o.jpg"], "--output does nothing with --info"),
     (["--style", "p.jpg", "--video", "v.mp4"], "--video does nothing with --style"),
     (["--model", "m", "--json", "--image", "a.jpg"], "--json does nothing with --model; it goes with --info"),
+    # Given at its default value the flag is still not read: refused all the same, not taken as absent.
+    (["--model", "m", "--image", "a.jpg", "--iterations", "300"], "--iterations does nothing with --model; it goes with --style"),
+    (["--model", "m", "--image", "a.jpg", "--format", "savedmodel"], "--format does nothing with --model; it goes with --model --export"),
+    (["--info", "m", "--strength", "1"], "--strength does nothing with --info"),
+    (["--style", "p.jpg", "--image", "a.jpg", "--precision", "auto"], "--precision does nothing with --style"),
     (["--model", "m"], "--image is required with --model"),
     (["--model", "m", "n", "--video", "v.mp4"], "--model --video takes one --model, not 2"),
     (["--model", "m", "n", "--export", "e"], "--model --export takes one --model, not 2"),

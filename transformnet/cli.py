@@ -624,13 +624,23 @@ def job_of(args):
     return "--model --video" if args.video is not None else "--model"
 
 
-def check_flags_fit_the_job(parser, args):
+def given_flags(argv=None):
+    """The dest names of the flags on the command line ``argv`` (``sys.argv[1:]`` when None),
+    whatever their values: a flag given at its default value (``--iterations 300`` with
+    ``--model``) is given too, so comparing ``args`` with the defaults would miss it."""
+    probe = build_parser()
+    for action in probe._actions:
+        action.default = argparse.SUPPRESS  # only what the command line sets reaches the namespace
+    return set(vars(probe.parse_args(argv)))
+
+
+def check_flags_fit_the_job(parser, args, argv=None):
     """Returns the job (``job_of``), or exits with a usage error naming the first flag given
-    that the job does not read, and when a photo job has no ``--image``."""
+    (on ``argv``, ``given_flags``) that the job does not read, and when a photo job has no ``--image``."""
     job = job_of(args)
+    given = given_flags(argv)
     for action in parser._actions:
-        given = action.option_strings and getattr(args, action.dest, None) != parser.get_default(action.dest)
-        if given and action.dest not in FLAGS_OF_JOB[job] + EVERY_JOB:
+        if action.option_strings and action.dest in given and action.dest not in FLAGS_OF_JOB[job] + EVERY_JOB:
             owners = " or ".join(other for other, flags in FLAGS_OF_JOB.items() if action.dest in flags)
             parser.error(f"{action.option_strings[0]} does nothing with {job}; it goes with {owners}")
     if job in ("--model", "--style") and not args.image:
@@ -708,7 +718,7 @@ def _open_descriptor(fd):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    job = check_flags_fit_the_job(parser, args)
+    job = check_flags_fit_the_job(parser, args, argv)
     runners = {"--model": run_fast, "--model --video": run_video, "--model --export": run_export,
                "--style": run_slow, "--info": run_info}
     try:
