@@ -647,6 +647,31 @@ def test_tfds_can_prepare_the_dataset_it_downloads(tmp_path):
     assert os.path.basename(os.fspath(builder.code_path)) == "coco.py"
 
 
+def test_the_first_line_counts_the_photos_and_a_validation_photos_warning_follows_it(tmp_path):
+    """README: the first line says how many photos are held out and which. An unreadable
+    validation candidate is read, and warned of, as the photos are opened: that warning was the
+    run's first line, before the line that counts it. Now it follows that line; a photo found
+    unreadable later still warns through the run's console."""
+    from types import SimpleNamespace
+
+    from transformnet.data import HOLDOUT_SEED, list_images
+    from transformnet.training import _open_data
+
+    root = make_photos(str(tmp_path / "photos"), count=12, corrupt=False)
+    paths = list_images(root)
+    broken = paths[int(np.random.default_rng(HOLDOUT_SEED).permutation(len(paths))[0])]  # the first candidate
+    with open(broken, "wb") as handle:
+        handle.write(b"not a photo")
+    settings = SimpleNamespace(data=root, image_size=SIZE, seed=0, workers=1, cache_mb=16, validation_photos=2)
+    dist = SimpleNamespace(shard=lambda: (0, 1), describe=lambda: "1 cpu device")
+    lines = []
+    data = _open_data(settings, 2, dist, lines.append)
+    assert lines[0].startswith("data: 12 photos below ") and "1 unreadable, 2 held out for validation: " in lines[0], lines
+    assert len(lines) == 2 and lines[1].startswith("warning: skipping unreadable validation photo: ") and broken in lines[1]
+    data.log("warning: later")
+    assert lines[-1] == "warning: later"
+
+
 def test_train_py_cli_reports_bad_data_in_one_line(tmp_path):
     (tmp_path / "photos").mkdir()
     result = subprocess.run(

@@ -179,13 +179,25 @@ def _chief_speaks(out, dist):
 
 
 def _open_data(settings, local_batch, dist, out):
+    """The photos, opened; the run's first line counts them and names those held out (README).
+    What opening warns of (an unreadable validation photo, read now) follows that line, which
+    counts it as unreadable; a folder that cannot be trained on says it before its error."""
     from .data import open_data
 
-    data = open_data(
-        settings.data, settings.image_size, local_batch, settings.seed, workers=settings.workers or None,
-        cache_mb=settings.cache_mb, holdout=settings.validation_photos, log=out, shard=dist.shard(),
-    )
+    opening = []
+    try:
+        data = open_data(
+            settings.data, settings.image_size, local_batch, settings.seed, workers=settings.workers or None,
+            cache_mb=settings.cache_mb, holdout=settings.validation_photos, log=opening.append, shard=dist.shard(),
+        )
+    except BaseException:
+        for line in opening:
+            out(line)
+        raise
+    data.log = out  # photos found unreadable later, in training or a resume, warn as they are met
     out(f"data: {data.describe()}; training on {dist.describe()}")
+    for line in opening:
+        out(line)
     return data
 
 
