@@ -299,6 +299,18 @@ def test_a_flag_the_job_does_not_read_is_refused_not_ignored(argv, words, capsys
     assert f"error: {words}" in capsys.readouterr().err.strip().splitlines()[-1]
 
 
+def test_help_names_the_slow_paths_values_as_the_readme_does():
+    """The README's "Options: ... --size PX ... --iterations N" and --help read alike (--help
+    said --size SIZE, --iterations ITERATIONS, --learning-rate LEARNING_RATE)."""
+    from transformnet import cli
+
+    text, readme = " ".join(cli.build_parser().format_help().split()), (ROOT / "README.md").read_text()
+    for shown in ("--size PX", "--style-size PX", "--iterations N", "--learning-rate LR"):
+        assert shown in text and f"`{shown}`" in readme
+    for weight in ("--content-weight W", "--style-weight W", "--tv-weight W"):  # as train.py --help names them
+        assert weight in text
+
+
 def test_every_flag_belongs_to_a_job():
     """A new flag must be added to FLAGS_OF_JOB, or every use of it would be refused."""
     from transformnet import cli
