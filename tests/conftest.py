@@ -52,6 +52,21 @@ def rng():
     return np.random.default_rng(0)
 
 
+def as_from_a_terminal():
+    """``preexec_fn`` for a subprocess that a test stops with a signal: SIGINT, SIGTERM and SIGHUP
+    at their defaults, as for a command typed at a terminal. The test run's own may be ignored
+    (SIGHUP under nohup, as CI may run; SIGINT in a background job of a shell without job
+    control); an ignored signal stays ignored across exec, and transformnet keeps it ignored by
+    design (``signals.py``), so the child would never stop."""
+    import signal
+
+    def apply():
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, signal.SIG_DFL)
+
+    return apply
+
+
 def file_size_limit(nbytes):
     """``preexec_fn`` for a subprocess in which no file can grow beyond ``nbytes`` (writes fail
     with EFBIG, as on a full disk); works without root. SIGXFSZ is ignored so the write fails

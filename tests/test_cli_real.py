@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT
+from conftest import ROOT, as_from_a_terminal
 from images_factory import bad_inputs
 from test_cli import model_dir, one_error_line, run  # noqa: F401 (fixtures)
 from test_video import _make_clip
@@ -113,8 +113,7 @@ def test_a_video_stopped_by_sigterm_leaves_no_partial_file(tmp_path, model_dir, 
     child = subprocess.Popen([sys.executable, str(ROOT / "eval.py"), "--model", "random", "--checkpoints", str(model_dir),
                               "--video", str(clip), "--output", str(out / "styled.mp4"), "--quiet"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             # as from a terminal: under nohup (CI may run so) SIGHUP is ignored, and stays so
-                             preexec_fn=lambda: signal.signal(getattr(signal, signal_name), signal.SIG_DFL))
+                             preexec_fn=as_from_a_terminal())
     deadline = time.monotonic() + 120
     while not list(out.glob(".tmp-*.video.mp4")) and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # frames are being encoded

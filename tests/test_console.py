@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, as_from_a_terminal
 
 NOISE = [
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
@@ -201,7 +201,8 @@ def test_sighup_from_a_closed_terminal_still_ends_with_the_signals_status():
               "except KeyboardInterrupt as stop:\n    print(stopped(stop), file=sys.stderr, flush=True)\n"
               "    print('and more output', flush=True)\n    sys.exit(exit_status(stop))\n")
     terminal, side = pty.openpty()
-    child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdin=side, stdout=side, stderr=side)
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdin=side, stdout=side, stderr=side,
+                             preexec_fn=as_from_a_terminal())
     os.close(side)
     with os.fdopen(terminal, "rb", buffering=0) as screen:
         assert screen.read(5) == b"ready"

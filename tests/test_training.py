@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 import tensorboard_reader
+from conftest import as_from_a_terminal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared")
@@ -361,7 +362,7 @@ def _signalled_after_compiling(tmp_path, name, signum, after=0.0):
     make_photos(tmp_path / "photos", corrupt=False)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     child = subprocess.Popen([sys.executable, "train.py"] + args(tmp_path, name, 100000, **UNTIL_A_SIGNAL), cwd=ROOT,
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal())
     for line in child.stdout:
         if line.startswith("compiled in"):
             break
