@@ -436,3 +436,36 @@ def test_no_folder_of_models_at_all_is_not_said_to_be_unlistable(tmp_path, monke
         fast.resolve_model("nosuch", None)
     assert str(info.value).startswith("nosuch: unknown model; available in checkpoints/: none (train one with ")
     assert "permission denied" not in str(info.value)
+
+
+def test_a_closed_pil_image_is_said_to_be_closed(model, photo):
+    """A PIL image closed before stylizing (used after its ``with`` block) raised a bare
+    AssertionError from Pillow, or ``ValueError: Operation on closed image`` once loaded."""
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, "PNG")
+    for load_first in (False, True):
+        with Image.open(io.BytesIO(buffer.getvalue())) as image:
+            if load_first:  # a loaded image keeps its pixels after the with block, until .close()
+                image.load()
+                image.close()
+        with pytest.raises(tn.ImageError, match="^image: the PIL image was closed"):
+            tn.stylize(model, image)
+
+
+def test_an_empty_name_is_refused_as_on_the_command_line(checkpoints):
+    """``checkpoints=""`` (an unset variable) silently meant the default folders; eval.py refuses
+    an empty name."""
+    for call in (lambda: tn.list_models(""), lambda: tn.load_model("random", checkpoints=""),
+                 lambda: tn.model_info("", checkpoints=checkpoints)):
+        with pytest.raises(tn.FlagError, match="an empty name is no file or folder"):
+            call()
+
+
+def test_train_takes_devices_all_as_train_py_does(monkeypatch):
+    """``devices="all"``, train.py's ``--devices all``, was refused as not a whole number."""
+    import transformnet.training as training
+
+    runs = []
+    monkeypatch.setattr(training, "train", lambda settings, out: runs.append(settings) or {})
+    tn.train(style="painting.jpg", data="photos", name="x", devices="all")
+    assert runs[0].devices is None

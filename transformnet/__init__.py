@@ -52,9 +52,12 @@ def _text(argument, value, what):
     """A name or path argument as text, or a TypeError naming the argument: ``os.fspath``'s own
     ("expected str, bytes or os.PathLike object, not NoneType") named none, and bytes got as far
     as "a bytes-like object is required, not 'str'"."""
+    from .checks import path_value
+
     text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
     if not isinstance(text, str):
         raise TypeError(f"{argument} must be {what}, not {type(value).__name__}")
+    path_value(argument, text)  # "" was the default folders for checkpoints=, as eval.py refuses it
     return text
 
 
@@ -168,6 +171,8 @@ def train(style, data, name, *, log=print, **settings):
         return os.fspath(value) if isinstance(value, os.PathLike) else value.item() if isinstance(value, np.generic) else value
 
     settings = {key: plain(value) for key, value in dict(settings, style=style, data=data, name=name).items()}
+    if settings.get("devices") == "all":  # train.py --devices all, the default
+        settings["devices"] = None
     for key in ("style", "data", "name"):  # checked before they become text: name=None trained None.keras
         check_setting(key, settings[key])
     config = settings.pop("config", None)  # train.py --config: a model's saved settings become the defaults

@@ -324,9 +324,14 @@ def image_array(image, name):
     """An open PIL image (the Python API's) as :func:`load_image` returns a file's: upright, sRGB
     uint8 (H, W, 3) by every mode's rule. PIL decodes an opened file's pixels only now, so a
     truncated one fails here: one ImageError naming ``name``, as for the file (it was PIL's raw
-    ``OSError: image file is truncated``)."""
+    ``OSError: image file is truncated``). A closed one is said so (PIL: "Operation on closed image")."""
     with _decoding(name):
-        return np.asarray(to_srgb(ImageOps.exif_transpose(image), name), dtype=np.uint8)
+        try:
+            return np.asarray(to_srgb(ImageOps.exif_transpose(image), name), dtype=np.uint8)
+        except (ValueError, AssertionError) as error:  # Pillow's words once loaded, a bare assert before
+            if isinstance(error, ValueError) and str(error) != "Operation on closed image":
+                raise
+            raise ImageError(f"{name}: the PIL image was closed; stylize it inside its with block") from None
 
 
 def probe_image(path):
