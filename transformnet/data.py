@@ -234,6 +234,18 @@ class PhotoFolder:
         self._cache = {}
         self._cached_bytes = 0
         self._lock = threading.Lock()
+        self._check_a_photo_reads()
+
+    def _check_a_photo_reads(self):
+        """Reads training photos in the first epoch's order until one decodes (it stays cached):
+        a folder whose training photos are all unreadable stops here, in seconds, not after the
+        train step has compiled (minutes). An unreadable one is skipped, warned of and counted as
+        training would skip it (``_skip``), so the batches are the same either way."""
+        for k in self.permutation(0).tolist():
+            array, problem = self._load(0, 0, k)
+            if array is not None:
+                return
+            self._skip(k, problem)
 
     def _hold_out(self, paths, asked):
         """The validation photos, read now (they are few): ``held_out`` of the photos not found
@@ -337,8 +349,10 @@ class PhotoFolder:
             readable = [k for k in held if crops[k] is not None]
             self._split(readable, [crops[k] for k in readable], unreadable + [k for k in held if crops[k] is None])
         self.epoch, self.index = int(state["epoch"]), int(state["index"])
-        self.skipped = int(state.get("skipped", 0))
-        self.bad = set(int(k) for k in state.get("bad", ()))
+        bad = set(int(k) for k in state.get("bad", ()))
+        found = self.bad - bad  # at opening (_check_a_photo_reads), after the checkpoint: counted once
+        self.skipped = int(state.get("skipped", 0)) + len(found)
+        self.bad = bad | found
 
     def _saved_split(self, state):
         """(validation indices, unreadable candidates) of a checkpoint; one from before the split
