@@ -544,3 +544,38 @@ def test_a_checkpoint_from_before_the_split_was_saved_resumes_with_the_rule_it_w
     old["photos"], old["photos_sha256"] = 11, "from the old listing"
     with pytest.raises(DataError, match="from an older transformnet, which counted byte-identical copies"):
         PhotoFolder(root, 16, 2, seed=3, holdout=2, log=lambda line: None).restore(old)
+
+
+def test_a_resume_whose_split_differs_from_the_one_drawn_at_opening_trains_on_the_same_photos(tmp_path):
+    """Opening reads the first training photo (and skips broken ones) in the split it draws; a
+    resume then takes the checkpoint's split, whose list of training photos can differ (a
+    validation photo broken since: the next candidate is not held out, so it is trained on).
+    The photo cached and the broken ones found at opening were kept under their positions in
+    the first list: the resumed run trained on another photo in their place, or skipped it."""
+    root = folder_of(tmp_path, count=15)
+    data = PhotoFolder(root, 16, 1, seed=0, holdout=2, log=lambda line: None)
+    state = data.state()
+    batches = data.batches()
+    expected = [next(batches) for _ in range(13)]  # an epoch of the 13 training photos
+    batches.close()
+    with open(data.val_paths[0], "wb") as handle:
+        handle.write(b"\xff\xd8\xff\xe0 broken since")
+    resumed = PhotoFolder(root, 16, 1, seed=0, holdout=2, log=lambda line: None)
+    first = int(resumed.permutation(0)[0])
+    opened = resumed.paths[first]  # read and cached at opening
+    resumed.restore(state)
+    assert resumed.paths == data.paths and resumed.paths[first] != opened  # the lists differ there
+    batches = resumed.batches()
+    for batch in expected:
+        np.testing.assert_array_equal(next(batches), batch)
+    batches.close()
+
+    # A training photo broken since, the first read at opening: skipped under its own position.
+    broken = opened
+    with open(broken, "wb") as handle:
+        handle.write(b"\xff\xd8\xff\xe0 broken since too")
+    lines = []
+    again = PhotoFolder(root, 16, 1, seed=0, holdout=2, log=lines.append)
+    again.restore(state)
+    assert [again.paths[k] for k in again.bad] == [broken] and again.skipped == data.skipped + 1
+    assert len(lines) == 2 and broken in lines[-1]

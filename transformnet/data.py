@@ -341,6 +341,7 @@ class PhotoFolder:
             raise DataError(f"{self.root}: {change}; --resume needs the same photos (its validation photos would "
                             "become training photos): restore them, or train a new run")
         held, unreadable = self._saved_split(state)
+        found = {self.paths[k] for k in self.bad}  # at opening (_check_a_photo_reads), by path: see below
         if (held, unreadable) != (self._held, self._unreadable):
             crops = {**dict.fromkeys(self._unreadable), **dict(zip(self._held, self._val_arrays))}  # read at opening
             for k in held:
@@ -348,11 +349,14 @@ class PhotoFolder:
                     crops[k] = self._validation_crop(k)
             readable = [k for k in held if crops[k] is not None]
             self._split(readable, [crops[k] for k in readable], unreadable + [k for k in held if crops[k] is None])
+            # Positions in the list of training photos drawn at opening name other photos in this
+            # one: the photo cached then would be trained on in another's place.
+            self._cache, self._cached_bytes = {}, 0
         self.epoch, self.index = int(state["epoch"]), int(state["index"])
         bad = set(int(k) for k in state.get("bad", ()))
-        found = self.bad - bad  # at opening (_check_a_photo_reads), after the checkpoint: counted once
-        self.skipped = int(state.get("skipped", 0)) + len(found)
-        self.bad = bad | found
+        new = {k for k, path in enumerate(self.paths) if path in found} - bad  # broken since the checkpoint: counted once
+        self.skipped = int(state.get("skipped", 0)) + len(new)
+        self.bad = bad | new
 
     def _saved_split(self, state):
         """(validation indices, unreadable candidates) of a checkpoint; one from before the split
