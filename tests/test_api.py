@@ -452,6 +452,22 @@ def test_a_closed_pil_image_is_said_to_be_closed(model, photo):
             tn.stylize(model, image)
 
 
+def test_a_pil_image_whose_file_was_closed_is_said_so(model, photo, tmp_path):
+    """``with open(path, "rb") as f: image = Image.open(f)``, stylized after the block: Pillow
+    reads the pixels only then, from the closed file, and the error said "image: corrupt image
+    (seek of closed file)" of a sound photo."""
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    with open(path, "rb") as handle:
+        image = Image.open(handle)
+    with pytest.raises(tn.ImageError, match="^image: the file of the PIL image was closed before its pixels were read"):
+        tn.stylize(model, image)
+    with open(path, "rb") as handle:  # read inside the block: its pixels outlive the file
+        image = Image.open(handle)
+        image.load()
+    assert tn.stylize(model, image).size == image.size
+
+
 def test_an_empty_name_is_refused_as_on_the_command_line(checkpoints):
     """``checkpoints=""`` (an unset variable) silently meant the default folders; eval.py refuses
     an empty name."""

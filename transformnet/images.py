@@ -324,11 +324,15 @@ def image_array(image, name):
     """An open PIL image (the Python API's) as :func:`load_image` returns a file's: upright, sRGB
     uint8 (H, W, 3) by every mode's rule. PIL decodes an opened file's pixels only now, so a
     truncated one fails here: one ImageError naming ``name``, as for the file (it was PIL's raw
-    ``OSError: image file is truncated``). A closed one is said so (PIL: "Operation on closed image")."""
+    ``OSError: image file is truncated``). A closed one, or one whose file was closed before PIL
+    read its pixels, is said so (PIL: "Operation on closed image", "seek of closed file")."""
     with _decoding(name):
         try:
             return np.asarray(to_srgb(ImageOps.exif_transpose(image), name), dtype=np.uint8)
         except (ValueError, AssertionError) as error:  # Pillow's words once loaded, a bare assert before
+            if getattr(getattr(image, "fp", None), "closed", False):  # Image.open(f) after f's with block: "corrupt image"
+                raise ImageError(f"{name}: the file of the PIL image was closed before its pixels were read; "
+                                 "stylize it inside its with block") from None
             if isinstance(error, ValueError) and str(error) != "Operation on closed image":
                 raise
             raise ImageError(f"{name}: the PIL image was closed; stylize it inside its with block") from None
