@@ -389,3 +389,23 @@ def test_a_folder_removed_by_another_jobs_failure_is_made_again(tmp_path, monkey
     monkeypatch.setattr(tempfile, "mkstemp", racing)
     atomic_write(tmp_path / "new" / "out.jpg", lambda tmp: open(tmp, "wb").write(b"jpeg"), replace=False)
     assert (tmp_path / "new" / "out.jpg").read_bytes() == b"jpeg" and len(calls) == 2
+
+
+def test_a_process_in_another_pid_namespace_on_this_host_names_its_temporaries_apart(tmp_path):
+    """Two containers sharing the host's name (``--network host``) and a mounted output folder
+    number their processes each on their own: a live writer of one looked dead to the other,
+    whose next write removed that writer's temporary mid-write. Their names now differ."""
+    import shutil
+
+    from transformnet import files
+
+    code = "from transformnet import files; print(files._HOST)"
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare")
+    done = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", code],
+                          cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"no new PID namespace here: {done.stderr.strip()[-200:]}")
+    same = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert same.stdout.strip() == files._HOST  # the same namespace: its dead writers' temporaries are removed
+    assert done.stdout.strip() != files._HOST

@@ -148,7 +148,7 @@ def make_temporary(folder, suffix="", *, is_folder=False):
     """Makes ``folder`` (with its missing parents) and a new temporary file, or folder, in it;
     returns ``(its path, the folders made)``. On failure the folders made are removed again.
 
-    The name is ``.tmp-PID-HOST-...`` (HOST: a short hash of the host name); the first one made
+    The name is ``.tmp-PID-HOST-...`` (HOST: a short hash of who numbers PID, :func:`_host`); the first one made
     in a folder removes that folder's temporaries of dead processes of this host
     (:func:`_remove_dead_temporaries`). Tried twice: another job whose write failed removes the
     empty folders it made, possibly between this ``makedirs`` and ``mkstemp`` (as in
@@ -170,15 +170,31 @@ def make_temporary(folder, suffix="", *, is_folder=False):
                 raise
 
 
-_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+def _host():
+    """Who numbers this process's pid, hashed for a temporary's name: the host's name and, on
+    Linux, its boot and PID namespace. Containers that share the host's name (``--network host``,
+    Kubernetes' ``hostNetwork``) writing to one mounted folder each number their processes on
+    their own: by the name alone, another container's live writer looked dead and its temporary
+    was removed mid-write. The cost: a temporary left before a reboot is never removed."""
+    parts = [socket.gethostname()]
+    with contextlib.suppress(OSError):
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            parts.append(handle.read().strip())
+    with contextlib.suppress(OSError):
+        parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:6]
+
+
+_HOST = _host()
 _TEMPORARY = re.compile(r"\.tmp-(\d+)-([0-9a-f]{6})-")
 _swept = set()
 
 
 def _remove_dead_temporaries(folder):
     """Removes the temporaries in ``folder`` that a process of this host left when it was killed
-    (its pid no longer runs), once per folder and process. Another host's are kept (its pids mean
-    nothing here), and so is one whose pid runs again (reused: kept, never wrongly removed)."""
+    (its pid no longer runs), once per folder and process. Another host's or container's are kept
+    (its pids mean nothing here), and so is one whose pid runs again (reused: kept, never wrongly
+    removed)."""
     key = os.path.realpath(folder)
     if key in _swept:
         return
