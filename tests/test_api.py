@@ -485,3 +485,13 @@ def test_train_takes_devices_all_as_train_py_does(monkeypatch):
     monkeypatch.setattr(training, "train", lambda settings, out: runs.append(settings) or {})
     tn.train(style="painting.jpg", data="photos", name="x", devices="all")
     assert runs[0].devices is None
+
+
+def test_train_returns_the_path_its_output_setting_names(tmp_path, monkeypatch):
+    """``train(..., output=DIR)`` returned ``checkpoints/NAME.keras``, the default folder's path,
+    while the run exported into DIR."""
+    import transformnet.training as training
+
+    monkeypatch.setattr(training, "train", lambda settings, out: {})
+    path, _ = tn.train(style="painting.jpg", data="photos", name="x", output=tmp_path / "models")
+    assert path == os.path.join(str(tmp_path / "models"), "x.keras")

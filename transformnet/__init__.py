@@ -183,5 +183,6 @@ def train(style, data, name, *, log=print, **settings):
         raise TypeError(f"train() got unknown settings {unknown}; see {command('train')} --help for the settings")
     if settings.get("logdir") is None:
         settings.pop("logdir", None)  # keep parse_settings' default, runs/NAME
-    metadata = run(full.replace(**settings), out=_function_or_none("log", log, "(line)") or (lambda line: None))
+    full = full.replace(**settings)  # the path returned is where this run's settings export
+    metadata = run(full, out=_function_or_none("log", log, "(line)") or (lambda line: None))
     return full.output_path, metadata
