@@ -157,8 +157,9 @@ def make_temporary(folder, suffix="", *, is_folder=False):
         made = new_folders(folder)
         try:
             os.makedirs(folder, exist_ok=True)
-            _remove_dead_temporaries(folder)
-            prefix, real = f".tmp-{os.getpid()}-{_HOST}-", os.path.realpath(folder)  # tempfile uses abspath
+            real = os.path.realpath(folder)  # tempfile cleans paths with abspath: link/.. would go astray
+            _remove_dead_temporaries(real)
+            prefix = f".tmp-{os.getpid()}-{_HOST}-"
             if is_folder:
                 return tempfile.mkdtemp(prefix=prefix, dir=real), made
             handle, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=real)
@@ -191,14 +192,13 @@ _swept = set()
 
 
 def _remove_dead_temporaries(folder):
-    """Removes the temporaries in ``folder`` that a process of this host left when it was killed
-    (its pid no longer runs), once per folder and process. Another host's or container's are kept
-    (its pids mean nothing here), and so is one whose pid runs again (reused: kept, never wrongly
-    removed)."""
-    key = os.path.realpath(folder)
-    if key in _swept:
+    """Removes the temporaries in ``folder`` (a real path) that a process of this host left when it
+    was killed (its pid no longer runs), once per folder and process. Another host's or container's
+    are kept (its pids mean nothing here), and so is one whose pid runs again (reused: kept, never
+    wrongly removed)."""
+    if folder in _swept:
         return
-    _swept.add(key)
+    _swept.add(folder)
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
             match = _TEMPORARY.match(entry.name)
@@ -214,7 +214,7 @@ def _running(pid):
     except ProcessLookupError:
         return False
     except (OSError, OverflowError):  # PermissionError: another user's live process; else keep it
-        return True
+        pass
     return True
 
 
